@@ -1,0 +1,5 @@
+"""Custom kernels. No project imports: the model depends on this package, never the reverse."""
+
+from kernels.ms_deform_attn import ms_deform_attn
+
+__all__ = ["ms_deform_attn"]

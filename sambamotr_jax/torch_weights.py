@@ -1,0 +1,199 @@
+"""Official PyTorch checkpoints -> Flax variables: safe reading and the key mapping rule.
+
+The Flax modules are named after the official PyTorch attributes, so conversion is a rule, not a
+table:
+
+* the model's variables are ``{'params': {'detector': ..., 'query_updater': ...}, 'buffers':
+  {...}}``; official keys starting with ``query_updater.`` go to the ``query_updater`` subtree,
+  every other key to ``detector``;
+* a numeric component joins the name before it: ``layers.0.norm1`` -> ``layers_0/norm1`` (the
+  names Flax gives to list-valued submodules);
+* the leaf keeps its name when the Flax module has a leaf of that name (raw ``nn.Parameter`` s such
+  as ``det_query_embed``, ``A_log``, ``in_proj_weight``, frozen-BatchNorm buffers); otherwise a
+  ``weight`` becomes ``kernel`` (transposed to Flax layout: Linear (O, I) -> (I, O), Conv2d
+  (O, I, kh, kw) -> (kh, kw, I, O), Conv1d (O, I, k) -> (k, I, O)), ``scale`` (LayerNorm,
+  GroupNorm) or ``embedding`` (nn.Embedding).
+
+Leaves are looked up in every collection of the template (``params``, then ``buffers``).
+Reading never executes code from the pickle: ``torch.load(weights_only=True)`` with only
+``argparse.Namespace`` allowed beyond tensors and containers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pathlib
+import re
+from collections.abc import Mapping
+
+import numpy as np
+
+# Official keys that alias another key's tensor (stored once by the official code's weight
+# tying); they are checked for equality with their canonical key and not written twice.
+ALIASES: tuple[tuple[str, str], ...] = (("transformer.decoder.bbox_embed.", "bbox_embed."),)
+
+# Top-level routing of official keys into our model's subtrees.
+QUERY_UPDATER_PREFIX = "query_updater."
+
+
+def load_torch_checkpoint(path: str | pathlib.Path) -> dict[str, np.ndarray]:
+    """Reads an official checkpoint's state dict as float32 NumPy arrays, without running pickle code.
+
+    Accepts ``{'model': state_dict, ...}`` (official save layout) or a bare state dict.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        import torch
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise ImportError(
+            "converting an official checkpoint needs PyTorch (CPU wheel): "
+            "pip install 'sambamotr-jax[convert]'  (torch==2.13.0)"
+        ) from e
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise ValueError(
+                f"{path}: not a readable PyTorch checkpoint under weights_only=True ({e}); "
+                "only tensors, containers and argparse.Namespace are accepted"
+            ) from e
+    state = obj.get("model", obj) if isinstance(obj, Mapping) else None
+    if not isinstance(state, Mapping) or not state:
+        raise ValueError(f"{path}: expected a state dict or {{'model': state_dict}}")
+    out: dict[str, np.ndarray] = {}
+    for k, v in state.items():
+        if not hasattr(v, "detach"):
+            continue
+        t = v.detach().cpu()
+        out[k] = t.float().numpy() if t.is_floating_point() else t.numpy()
+    return out
+
+
+def torch_key_to_path(key: str) -> tuple[str, ...]:
+    """``transformer.encoder.layers.0.norm1.weight`` -> (..., 'layers_0', 'norm1', 'weight')."""
+    route = "query_updater" if key.startswith(QUERY_UPDATER_PREFIX) else "detector"
+    if route == "query_updater":
+        key = key[len(QUERY_UPDATER_PREFIX) :]
+    parts: list[str] = [route]
+    for part in key.split("."):
+        if part.isdigit() and len(parts) > 1:
+            parts[-1] = f"{parts[-1]}_{part}"
+        else:
+            parts.append(part)
+    return tuple(parts)
+
+
+def _to_flax_layout(leaf: str, array: np.ndarray) -> np.ndarray:
+    if leaf != "kernel":
+        return array
+    if array.ndim == 2:  # Linear (O, I) -> (I, O)
+        return array.T
+    if array.ndim == 4:  # Conv2d (O, I, kh, kw) -> (kh, kw, I, O)
+        return array.transpose(2, 3, 1, 0)
+    if array.ndim == 3:  # Conv1d (O, I, k) -> (k, I, O)
+        return array.transpose(2, 1, 0)
+    return array
+
+
+_LEAF_CANDIDATES = {"weight": ("weight", "kernel", "scale", "embedding")}
+
+
+def _flatten(tree: Mapping, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], object]:
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, prefix + (k,)))
+        else:
+            out[prefix + (k,)] = v
+    return out
+
+
+def _unflatten(flat: Mapping[tuple[str, ...], object]) -> dict:
+    out: dict = {}
+    for path, v in flat.items():
+        node = out
+        for k in path[:-1]:
+            node = node.setdefault(k, {})
+        node[path[-1]] = v
+    return out
+
+
+@dataclasses.dataclass
+class ConversionReport:
+    """What a conversion did with every key: loud by design."""
+
+    loaded: list[str] = dataclasses.field(default_factory=list)  # official keys written
+    aliases: list[str] = dataclasses.field(default_factory=list)  # tied duplicates, checked
+    unexpected: list[str] = dataclasses.field(default_factory=list)  # official keys with no home
+    mis_shaped: list[str] = dataclasses.field(default_factory=list)  # 'key: ours vs theirs'
+    missing: list[str] = dataclasses.field(default_factory=list)  # our leaves left at init
+
+    def missing_except(self, patterns: list[str]) -> list[str]:
+        """Missing leaves that no regular expression in ``patterns`` allows."""
+        return [m for m in self.missing if not any(re.search(p, m) for p in patterns)]
+
+    def format(self) -> str:
+        lines = [
+            f"loaded {len(self.loaded)} tensors ({len(self.aliases)} tied aliases checked)",
+            f"missing ({len(self.missing)}): parameters left at their initialization",
+            *(f"  missing    {m}" for m in self.missing),
+            f"unexpected ({len(self.unexpected)}): checkpoint keys with no parameter",
+            *(f"  unexpected {u}" for u in self.unexpected),
+            f"mis-shaped ({len(self.mis_shaped)})",
+            *(f"  mis-shaped {s}" for s in self.mis_shaped),
+        ]
+        return "\n".join(lines)
+
+
+def fill_variables(
+    state: Mapping[str, np.ndarray], template: Mapping[str, Mapping]
+) -> tuple[dict, ConversionReport]:
+    """Writes an official state dict into a copy of ``template`` (our model's variables).
+
+    Args:
+      state: official key -> array (PyTorch layout), e.g. from `load_torch_checkpoint`.
+      template: ``{'params': ..., 'buffers': ...}`` from ``model.init`` (or ``jax.eval_shape``:
+        only ``.shape`` and ``.dtype`` of the leaves are used for unfilled-leaf reporting).
+
+    Returns:
+      (variables, report): every template leaf replaced by the checkpoint's array where one maps
+      to it; the others kept as in the template and listed in ``report.missing``.
+    """
+    flat = {
+        (coll,) + path: leaf
+        for coll, tree in template.items()
+        for path, leaf in _flatten(tree).items()
+    }
+    by_module: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
+    for full in flat:
+        coll, *path = full
+        by_module.setdefault(tuple(path[:-1]), {})[path[-1]] = full
+    report = ConversionReport()
+    out = dict(flat)
+    filled: set[tuple[str, ...]] = set()
+    for key, array in state.items():
+        alias_of = next((canon + key[len(p) :] for p, canon in ALIASES if key.startswith(p)), None)
+        if alias_of is not None and alias_of in state:
+            if not np.array_equal(state[alias_of], array):
+                report.mis_shaped.append(f"{key}: differs from its tied key {alias_of}")
+            report.aliases.append(key)
+            continue
+        *module, leaf = torch_key_to_path(key)
+        leaves = by_module.get(tuple(module), {})
+        target = next((leaves[c] for c in _LEAF_CANDIDATES.get(leaf, (leaf,)) if c in leaves), None)
+        if target is None:
+            report.unexpected.append(key)
+            continue
+        value = _to_flax_layout(target[-1], np.asarray(array))
+        want = tuple(flat[target].shape)
+        if value.shape != want:
+            report.mis_shaped.append(f"{key}: checkpoint {value.shape} vs model {want}")
+            continue
+        out[target] = value.astype(np.dtype(flat[target].dtype))
+        filled.add(target)
+        report.loaded.append(key)
+    report.missing = ["/".join(p) for p in flat if p not in filled]
+    return _unflatten(out), report
