@@ -197,3 +197,63 @@ def fill_variables(
         report.loaded.append(key)
     report.missing = ["/".join(p) for p in flat if p not in filled]
     return _unflatten(out), report
+
+
+# ---------------------------------------------------------------------------------------------
+# COCO-pretrained Deformable-DETR / DAB-Deformable-DETR checkpoints -> official SambaMOTR keys,
+# as the official `load_pretrained_model` renames them.
+
+_COCO_PREFIXES = (
+    ("backbone.0.body.", "backbone.backbone.backbone."),
+    ("input_proj.", "feature_projs."),
+)
+_COCO_QUERIES = {
+    "query_embed.weight": "det_query_embed",
+    "tgt_embed.weight": "det_query_embed",
+    "refpoint_embed.weight": "det_anchor",
+}
+
+
+def is_coco_detector_layout(state: Mapping[str, np.ndarray]) -> bool:
+    """True for the upstream Deformable-DETR / DAB checkpoints (not a SambaMOTR/MeMOTR one)."""
+    return any(k.startswith("backbone.0.body.") for k in state)
+
+
+def coco_to_official(
+    state: Mapping[str, np.ndarray], *, num_classes: int, category_id: int = 1
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Renames a COCO detector checkpoint into the official tracker's key layout.
+
+    Class heads: with one class, row `category_id` of the 91 COCO classes (1 = person; 15 =
+    bird for BFT); with several classes (BDD100K) the heads keep their fresh initialization,
+    as the official loader does.
+
+    Returns:
+      (state dict in official layout, notes describing every non-trivial decision).
+    """
+    out: dict[str, np.ndarray] = {}
+    notes: list[str] = []
+    for key, value in state.items():
+        if key in _COCO_QUERIES:
+            out[_COCO_QUERIES[key]] = value
+            continue
+        if key.startswith("class_embed.") or key.startswith("transformer.decoder.class_embed."):
+            if num_classes == 1:
+                out[key] = value[category_id : category_id + 1]
+            else:
+                notes.append(
+                    f"{key}: COCO class head not used for {num_classes} classes (fresh init)"
+                )
+            continue
+        for old, new in _COCO_PREFIXES:
+            if key.startswith(old):
+                key = new + key[len(old) :]
+                break
+        out[key] = value
+    if num_classes == 1:
+        notes.append(f"class heads: COCO row {category_id} of {_class_rows(state)}")
+    return out, notes
+
+
+def _class_rows(state: Mapping[str, np.ndarray]) -> int:
+    return next((v.shape[0] for k, v in state.items() if k.endswith("class_embed.0.bias")), 0)

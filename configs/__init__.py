@@ -1,0 +1,1 @@
+"""Experiment configs (ml_collections). One file per experiment with `get_config()`."""

@@ -1,0 +1,152 @@
+"""SambaMOTR / MeMOTR: a detector and a query updater over one parameter tree.
+
+`build_model(config.model)` is the one place where the config becomes module arguments.
+Variables: ``{'params': {'detector': ..., 'query_updater': ...}, 'buffers': {'detector': ...}}``
+(frozen-BatchNorm statistics in `buffers`).
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from sambamotr_jax.detector import Detector
+from sambamotr_jax.query_updater import QueryUpdater
+
+
+class SambaMOTR(nn.Module):
+    """Detector + query updater.
+
+    Methods used by the tracker and the trainer (through `model.apply(..., method=...)`):
+    `detect`, `new_track_queries`, `update_queries`; `__call__` runs all three (for init).
+    """
+
+    detector: Detector
+    query_updater: nn.Module
+
+    @property
+    def query_dim(self) -> int:
+        """Width of a track query: 2 * hidden (Deformable-DETR: [pos | tgt]) or hidden (DAB)."""
+        return self.detector.track_query_dim
+
+    def updater_state_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Per-track shapes of the query updater's own state arrays (without the K axis)."""
+        u = self.query_updater
+        d_inner = u.expand * u.hidden_dim
+        return {
+            "hidden_state": (u.num_layers, d_inner, u.state_dim),
+            "conv_history": (u.num_layers, u.conv_dim, d_inner),
+        }
+
+    def detect(self, images, pad_mask, track_query_embed, track_ref_pts, track_mask):
+        """The detector on one frame; see `Detector.__call__` (B, K leading axes)."""
+        return self.detector(images, pad_mask, track_query_embed, track_ref_pts, track_mask)
+
+    def new_track_queries(self, out: dict) -> tuple[jax.Array, jax.Array]:
+        """Query and reference of a track born from each detection query (official RuntimeTracker).
+
+        Args:
+          out: detector outputs of one frame without the batch axis (Q = Nd + K rows).
+
+        Returns:
+          query_embed (Nd, query_dim): Deformable-DETR: [det_query_embed[:, :C] | input of the
+          last decoder layer]; DAB: the input of the last decoder layer. ref_pts (Nd, 4):
+          `last_ref_pts` (references after decoder layer n_dec - 2).
+        """
+        nd = self.detector.n_det_queries
+        c = self.detector.hidden_dim
+        last_queries = out["aux_last_queries"][:nd]  # (Nd, C)
+        if self.detector.use_dab:
+            query = last_queries
+        else:
+            det_query_embed = self.detector.variables["params"]["det_query_embed"]  # (Nd, 2C)
+            query = jnp.concatenate([det_query_embed[:, :c], last_queries], -1)  # (Nd, 2C)
+        return query, out["last_ref_pts"][:nd]
+
+    def update_queries(
+        self, query_embed, ref_pts, output_embed, boxes, logits, updater_state, live
+    ):
+        """Next frame's track queries from this frame's outputs, over K slots.
+
+        Returns:
+          (query_embed (K, Dq), ref_pts (K, 4), updater_state dict of (K, ...) arrays).
+        """
+        updated = self.query_updater(
+            query_embed, ref_pts, output_embed, boxes, logits, live=live, **updater_state
+        )
+        state = {name: getattr(updated, name) for name in updater_state}
+        return updated.query_embed, updated.ref_pts, state
+
+    def __call__(self, images, pad_mask, track_query_embed, track_ref_pts, track_mask):
+        out = self.detect(images, pad_mask, track_query_embed, track_ref_pts, track_mask)
+        single = jax.tree.map(lambda x: x[0], out)
+        query, ref = self.new_track_queries(single)
+        k = track_query_embed.shape[1]
+        state = {n: jnp.zeros((k, *s), jnp.float32) for n, s in self.updater_state_shapes().items()}
+        nd = self.detector.n_det_queries
+        return (
+            out,
+            self.update_queries(
+                track_query_embed[0],
+                track_ref_pts[0],
+                single["outputs"][nd:],
+                single["pred_boxes"][nd:],
+                single["pred_logits"][nd:],
+                state,
+                track_mask[0],
+            ),
+            (query, ref),
+        )
+
+
+def build_model(m) -> SambaMOTR:
+    """`config.model` -> `SambaMOTR` module (the one place config becomes module arguments)."""
+    ffn_dim = m.ffn_dim or (2048 if m.use_dab else 1024)
+    impl = m.ms_deform_attn_impl or None
+    detector = Detector(
+        num_classes=m.num_classes,
+        backbone_name=m.backbone,
+        hidden_dim=m.hidden_dim,
+        ffn_dim=ffn_dim,
+        n_heads=m.num_heads,
+        n_feature_levels=m.num_feature_levels,
+        n_enc_points=m.enc_points,
+        n_dec_points=m.dec_points,
+        n_enc_layers=m.enc_layers,
+        n_dec_layers=m.dec_layers,
+        n_det_queries=m.num_det_queries,
+        use_dab=m.use_dab,
+        implementation=impl,
+    )
+    if m.query_updater != "samba":
+        raise ValueError(
+            f"config.model.query_updater={m.query_updater!r}: expected 'samba' or 'memotr'"
+        )
+    s = m.samba
+    updater = QueryUpdater(
+        hidden_dim=m.hidden_dim,
+        ffn_dim=s.ffn_dim,
+        num_heads=s.num_heads,
+        state_dim=s.state_dim,
+        expand=s.expand,
+        num_layers=s.num_layers,
+        conv_dim=s.conv_dim,
+        with_self_attn=s.with_self_attn,
+        use_dab=m.use_dab,
+        update_threshold=m.update_thresh,
+        with_masking=s.masking,
+        with_residual=s.residual,
+        official_head_split=not s.standard_heads,
+    )
+    return SambaMOTR(detector=detector, query_updater=updater)
+
+
+def init_variables(model: SambaMOTR, rng: jax.Array, *, image_size: int = 64, capacity: int = 2):
+    """Fresh variables (parameter shapes do not depend on the dummy image size or capacity)."""
+    images = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
+    pad_mask = jnp.zeros((1, image_size, image_size), bool)
+    tq = jnp.zeros((1, capacity, model.query_dim), jnp.float32)
+    tr = jnp.zeros((1, capacity, 4), jnp.float32)
+    tm = jnp.zeros((1, capacity), bool)
+    return model.init(rng, images, pad_mask, tq, tr, tm)

@@ -1,0 +1,89 @@
+"""Fixed-capacity track state of the online tracker.
+
+Every array has a leading capacity axis K that never depends on how many tracks are alive. Live
+tracks are kept compact: slots 0..T-1 hold the T live tracks in the official order (surviving
+tracks first, in their previous order, then the new ones in detection-query index order); slots
+T..K-1 are padding (`live` False, id -1, zeros elsewhere). The Samba synchronization attention
+depends on that order and on T, so the order is part of the state's contract.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+@struct.dataclass
+class TrackState:
+    """Padded per-track arrays of one sequence.
+
+    Attributes:
+      live: (K,) bool, True for slots holding a track.
+      ids: (K,) int32 track id, -1 in padding.
+      labels: (K,) int32 class of the track (fixed at birth).
+      disappear_time: (K,) int32 consecutive missed frames.
+      query_embed: (K, Dq) track query (Dq = 2 * hidden for Deformable-DETR: (pos, tgt); hidden for DAB).
+      ref_pts: (K, 4) reference box in inverse-sigmoid space.
+      updater: dict of the query updater's per-track arrays, each (K, ...): Samba's
+        `hidden_state` (K, layers, d_inner, d_state) and `conv_history` (K, layers, conv, d_inner);
+        MeMOTR's `long_memory` and `last_output` (K, hidden).
+      next_id: () int32, the id the next new track gets.
+    """
+
+    live: jax.Array
+    ids: jax.Array
+    labels: jax.Array
+    disappear_time: jax.Array
+    query_embed: jax.Array
+    ref_pts: jax.Array
+    updater: dict
+    next_id: jax.Array
+
+    @property
+    def capacity(self) -> int:
+        return self.live.shape[0]
+
+
+def empty_track_state(capacity: int, query_dim: int, updater_shapes: dict) -> TrackState:
+    """An all-padding state. `updater_shapes` maps field name -> per-track shape (without K)."""
+    k = capacity
+    return TrackState(
+        live=jnp.zeros((k,), bool),
+        ids=jnp.full((k,), -1, jnp.int32),
+        labels=jnp.zeros((k,), jnp.int32),
+        disappear_time=jnp.zeros((k,), jnp.int32),
+        query_embed=jnp.zeros((k, query_dim), jnp.float32),
+        ref_pts=jnp.zeros((k, 4), jnp.float32),
+        updater={n: jnp.zeros((k, *s), jnp.float32) for n, s in updater_shapes.items()},
+        next_id=jnp.zeros((), jnp.int32),
+    )
+
+
+def compact_order(keep: jax.Array, capacity: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Stable compaction of candidate rows into `capacity` slots.
+
+    Args:
+      keep: (C,) bool over candidate rows, in the order tracks must keep.
+      capacity: K.
+
+    Returns:
+      order: (K,) int32 candidate row of each slot (kept rows first, in order).
+      live: (K,) bool, which slots hold a kept row.
+      overflow: () int32, how many kept rows did not fit.
+    """
+    order = jnp.argsort(~keep, stable=True)[:capacity].astype(jnp.int32)  # (K,)
+    n_keep = keep.sum(dtype=jnp.int32)
+    live = jnp.arange(capacity) < n_keep
+    return order, live, jnp.maximum(n_keep - capacity, 0)
+
+
+def gather_rows(tree, order: jax.Array, live: jax.Array):
+    """Takes rows `order` of every array in `tree` and zeroes the rows of padding slots."""
+
+    def take(x):
+        y = jnp.take(x, order, axis=0)
+        mask = live.reshape((-1,) + (1,) * (y.ndim - 1))
+        return jnp.where(mask, y, jnp.zeros_like(y))
+
+    return jax.tree.map(take, tree)
