@@ -1,0 +1,81 @@
+r"""Evaluate a tracker: run a checkpoint over a dataset split and score it, or score result files.
+
+Track and score a split (results in <workdir>/<split>/tracker/<seq>.txt, scores in
+summary.json / summary.txt beside them; finished sequences are kept unless --overwrite):
+
+  python eval.py --config=configs/dancetrack.py --checkpoint=DIR --split=val --workdir=OUT \
+      [--config.data.root=DATA] [--interval=K] [--overwrite]
+
+Score existing MOT result files of any tracker (<tracker_dir>/<seq>.txt against
+<gt_root>/<seq>/gt/gt.txt with <gt_root>/<seq>/seqinfo.ini):
+
+  python eval.py --score --gt_root=DIR --tracker_dir=DIR [--seqmap=FILE] [--interval=K]
+
+--interval=K tracks and scores frames 1, 1+K, 1+2K, ... (the official EVAL_INTERVAL).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from sambamotr_jax import eval_lib, metrics
+from sambamotr_jax.mot_files import InputError
+
+config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
+flags.DEFINE_string("checkpoint", None, "Checkpoint directory to evaluate (tracking mode).")
+flags.DEFINE_string("split", "val", "Dataset split to track (tracking mode).")
+flags.DEFINE_string("workdir", None, "Output root; results go to <workdir>/<split>/tracker/.")
+flags.DEFINE_integer("interval", None, "Frame interval (default: config.eval.interval, else 1).")
+flags.DEFINE_bool("overwrite", False, "Track again sequences whose result file exists.")
+flags.DEFINE_bool("progress", True, "Show a progress bar per sequence.")
+flags.DEFINE_bool("score", False, "Only score existing result files (--gt_root, --tracker_dir).")
+flags.DEFINE_string("gt_root", None, "Scoring mode: folder of <seq>/gt/gt.txt + seqinfo.ini.")
+flags.DEFINE_string("tracker_dir", None, "Scoring mode: folder of <seq>.txt result files.")
+flags.DEFINE_string("seqmap", None, "Scoring mode: seqmap file (default: every gt sequence).")
+
+FLAGS = flags.FLAGS
+
+
+def build_track_fn(config, checkpoint_dir):
+    """The tracker of a checkpoint as `eval_lib.TrackFn` (imports the model only here)."""
+    from sambamotr_jax import api
+
+    return api.make_track_fn(config, checkpoint_dir)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    try:
+        if FLAGS.score:
+            if not FLAGS.gt_root or not FLAGS.tracker_dir:
+                raise app.UsageError("--score needs --gt_root and --tracker_dir")
+            scores = eval_lib.score_results(
+                FLAGS.gt_root, FLAGS.tracker_dir, seqmap=FLAGS.seqmap, interval=FLAGS.interval or 1
+            )
+        else:
+            if FLAGS.config is None or not FLAGS.checkpoint or not FLAGS.workdir:
+                raise app.UsageError(
+                    "tracking needs --config, --checkpoint and --workdir (or --score)"
+                )
+            scores = eval_lib.evaluate_checkpoint(
+                FLAGS.config,
+                FLAGS.checkpoint,
+                split=FLAGS.split,
+                workdir=FLAGS.workdir,
+                build_track_fn=build_track_fn,
+                interval=FLAGS.interval,
+                overwrite=FLAGS.overwrite,
+                progress=FLAGS.progress,
+            )
+    except InputError as err:
+        sys.exit(f"eval.py: error: {err}")
+    if scores is not None:
+        print(metrics.format_table(scores.summary), end="")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,289 @@
+"""Evaluation library: score existing MOT result files, or run a tracker over a split and score it.
+
+Layouts (DanceTrack / SportsMOT / MOT17):
+
+    <split_dir>/<seq>/seqinfo.ini, <split_dir>/<seq>/img1/*.jpg|*.png, <split_dir>/<seq>/gt/gt.txt
+    <workdir>/<split>/tracker/<seq>.txt         results, one file per sequence (MOT format)
+    <workdir>/<split>/tracker/summary.json      scores, per sequence and COMBINED
+    <workdir>/<split>/tracker/summary.txt       the same as a table
+
+The tracker comes in as a callable (`TrackFn`), so this module never imports the model:
+
+    track_fn(frames: list[pathlib.Path], *, interval: int)
+        -> Iterator[(frame, [(track_id, x1, y1, w, h, score), ...])]
+
+yielding, for each processed frame, its 1-based number in the sequence and its results in
+original-image pixels (already filtered as the official Submitter filters them).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import tqdm
+from absl import logging
+
+from sambamotr_jax import metrics, mot_files
+from sambamotr_jax.mot_files import InputError
+
+TrackRow = tuple[int, float, float, float, float, float]  # (track_id, x1, y1, w, h, score)
+TrackFn = Callable[..., Iterator[tuple[int, list[TrackRow]]]]
+
+SUMMARY_JSON = "summary.json"
+SUMMARY_TABLE = "summary.txt"
+
+
+def write_summary(out_dir: pathlib.Path, scores: metrics.Scores) -> str:
+    """Writes `summary.json` and `summary.txt` into `out_dir` atomically; returns the table."""
+    table = metrics.format_table(scores.summary)
+    text = json.dumps(scores.summary, indent=2) + "\n"
+    mot_files.write_text_atomic(out_dir / SUMMARY_JSON, [text])
+    mot_files.write_text_atomic(out_dir / SUMMARY_TABLE, [table])
+    return table
+
+
+def score_results(
+    gt_root: str | pathlib.Path,
+    tracker_dir: str | pathlib.Path,
+    *,
+    seqmap: str | pathlib.Path | None = None,
+    interval: int = 1,
+) -> metrics.Scores:
+    """Scores `<tracker_dir>/<seq>.txt` against `<gt_root>/<seq>/gt/gt.txt` (any tracker's files).
+
+    Sequences are those of `seqmap` when given, else every folder of `gt_root` holding
+    `gt/gt.txt`. Sequence lengths come from `<gt_root>/<seq>/seqinfo.ini`. Writes
+    `summary.json` and `summary.txt` (the table) into `tracker_dir`.
+
+    Raises:
+      InputError: a missing seqmap, gt, seqinfo.ini or result file, or a malformed line.
+    """
+    gt_root, tracker_dir = pathlib.Path(gt_root), pathlib.Path(tracker_dir)
+    if not tracker_dir.is_dir():
+        raise InputError(f"{tracker_dir}: result folder not found (expected <seq>.txt files in it)")
+    names = None if seqmap is None else mot_files.read_seqmap(seqmap)
+    seq_dirs = mot_files.sequence_dirs(gt_root, names)
+    if names is None:
+        seq_dirs = [d for d in seq_dirs if (d / "gt" / "gt.txt").is_file()]
+        if not seq_dirs:
+            raise InputError(f"{gt_root}: no sequence folder holds gt/gt.txt; nothing to score")
+    sequences = []
+    for seq_dir in seq_dirs:
+        result = tracker_dir / f"{seq_dir.name}.txt"
+        if not result.is_file():
+            raise InputError(
+                f"{result}: result file not found for sequence {seq_dir.name}; run the tracker on "
+                "it, or leave the sequence out of the seqmap"
+            )
+        gt_file = seq_dir / "gt" / "gt.txt"
+        if not gt_file.is_file():
+            raise InputError(f"{gt_file}: ground truth not found for sequence {seq_dir.name}")
+        sequences.append(
+            metrics.SequenceFiles(
+                name=seq_dir.name,
+                gt_file=gt_file,
+                tracker_file=result,
+                seq_length=mot_files.read_seqinfo(seq_dir).seq_length,
+            )
+        )
+    scores = metrics.score_sequences(sequences, interval=interval)
+    write_summary(tracker_dir, scores)
+    logging.info("Scores (interval %d) written to %s", interval, tracker_dir / SUMMARY_JSON)
+    return scores
+
+
+def track_sequence(
+    track_fn: TrackFn,
+    frames: Sequence[pathlib.Path],
+    out_file: pathlib.Path,
+    *,
+    interval: int = 1,
+    progress: bool = True,
+    desc: str = "",
+) -> int:
+    """Runs `track_fn` over one sequence and writes its MOT result file atomically.
+
+    Returns:
+      The number of frames processed.
+
+    Raises:
+      ValueError: the tracker yields a frame number outside 1..len(frames) or out of order.
+    """
+    lines = []
+    num_processed = 0
+    last_frame = 0
+    total = len(frames) // interval
+    results = track_fn(list(frames), interval=interval)
+    for frame, rows in tqdm.tqdm(
+        results, total=total, desc=desc, unit="frame", disable=not progress
+    ):
+        if not last_frame < frame <= len(frames):
+            raise ValueError(
+                f"track_fn yielded frame {frame} after frame {last_frame}; frames must increase "
+                f"within 1..{len(frames)}"
+            )
+        last_frame = frame
+        num_processed += 1
+        for track_id, x1, y1, w, h, _score in rows:
+            lines.append(mot_files.format_mot_line(frame, track_id, x1, y1, w, h))
+    mot_files.write_text_atomic(out_file, lines)
+    return num_processed
+
+
+def run_split(
+    track_fn_factory: Callable[[], TrackFn],
+    split_dir: str | pathlib.Path,
+    workdir: str | pathlib.Path,
+    *,
+    seqmap: str | pathlib.Path | None = None,
+    interval: int = 1,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> metrics.Scores | None:
+    """Tracks every sequence of a split, writes `<workdir>/<split>/tracker/<seq>.txt`, then scores
+    the sequences that have ground truth.
+
+    Args:
+      track_fn_factory: builds the tracker (e.g. loads the checkpoint); called at most once,
+        and only when a sequence still has to be tracked.
+      split_dir: folder of sequence folders; its name is the split name (`val`, `test`...).
+      workdir: output root.
+      seqmap: TrackEval seqmap naming the sequences; None: every sequence folder of the split.
+      interval: track frames 1, 1+k, ... and score those (official EVAL_INTERVAL).
+      overwrite: track again sequences whose result file exists (else they are kept).
+      progress: show a progress bar per sequence.
+
+    Returns:
+      The scores, or None when no sequence has ground truth (e.g. the test split).
+
+    Raises:
+      InputError: a missing split folder, seqmap, or sequence frames (empty sequence).
+    """
+    split_dir = pathlib.Path(split_dir)
+    names = None if seqmap is None else mot_files.read_seqmap(seqmap)
+    seq_dirs = mot_files.sequence_dirs(split_dir, names)
+    out_dir = pathlib.Path(workdir) / split_dir.name / "tracker"
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    track_fn = None
+    total_frames, total_seconds = 0, 0.0
+    for seq_dir in seq_dirs:
+        frames = mot_files.sequence_frames(seq_dir)
+        out_file = out_dir / f"{seq_dir.name}.txt"
+        if out_file.exists() and not overwrite:
+            logging.info("%s: %s exists, skipped (pass overwrite to redo)", seq_dir.name, out_file)
+            continue
+        if track_fn is None:
+            track_fn = track_fn_factory()
+        start = time.perf_counter()
+        n = track_sequence(
+            track_fn, frames, out_file, interval=interval, progress=progress, desc=seq_dir.name
+        )
+        seconds = time.perf_counter() - start
+        total_frames, total_seconds = total_frames + n, total_seconds + seconds
+        logging.info(
+            "%s: %d frames, %.2f FPS -> %s", seq_dir.name, n, n / max(seconds, 1e-9), out_file
+        )
+    if total_frames:
+        logging.info(
+            "Tracked %d frames at %.2f FPS overall",
+            total_frames,
+            total_frames / max(total_seconds, 1e-9),
+        )
+
+    scored = [d for d in seq_dirs if (d / "gt" / "gt.txt").is_file()]
+    if not scored:
+        logging.info("No ground truth under %s: results written, nothing scored", split_dir)
+        return None
+    sequences = [
+        metrics.SequenceFiles(
+            name=d.name,
+            gt_file=d / "gt" / "gt.txt",
+            tracker_file=out_dir / f"{d.name}.txt",
+            seq_length=mot_files.read_seqinfo(d).seq_length,
+        )
+        for d in scored
+    ]
+    scores = metrics.score_sequences(sequences, interval=interval)
+    write_summary(out_dir, scores)
+    logging.info("Scores (interval %d) written to %s", interval, out_dir / SUMMARY_JSON)
+    return scores
+
+
+def split_paths(
+    data_root: str | pathlib.Path, dataset: str, split: str
+) -> tuple[pathlib.Path, pathlib.Path | None]:
+    """(split folder, seqmap or None) for a dataset split.
+
+    The official layout is `<data_root>/<dataset>/<split>` with the seqmap
+    `<data_root>/<dataset>/<split>_seqmap.txt`; a `data_root` that already is the dataset folder
+    (`<data_root>/<split>`) is accepted too. A missing seqmap means every sequence folder.
+
+    Raises:
+      InputError: neither folder exists.
+    """
+    data_root = pathlib.Path(data_root)
+    candidates = [data_root / dataset / split, data_root / split]
+    for split_dir in candidates:
+        if split_dir.is_dir():
+            seqmap = split_dir.parent / f"{split}_seqmap.txt"
+            return split_dir, (seqmap if seqmap.is_file() else None)
+    raise InputError(
+        f"split folder not found: looked for {candidates[0]} and {candidates[1]}; set "
+        "--config.data.root to the folder holding the dataset"
+    )
+
+
+def evaluate_checkpoint(
+    config,
+    checkpoint_dir: str | pathlib.Path,
+    *,
+    split: str,
+    workdir: str | pathlib.Path,
+    build_track_fn: Callable[[object, pathlib.Path], TrackFn],
+    interval: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> metrics.Scores | None:
+    """`eval.py`'s tracking mode: runs a checkpoint over a dataset split and scores it.
+
+    Config fields read (ml_collections.ConfigDict):
+      data.root: folder holding the dataset folder (official DATA_ROOT), or the dataset folder.
+      data.dataset: dataset folder name, e.g. 'DanceTrack'.
+      eval.interval (optional, default 1): official EVAL_INTERVAL; the `interval` argument wins.
+      eval.seqmap (optional, default ''): seqmap file; '' uses `<split>_seqmap.txt` beside the
+        split folder when present, else every sequence folder.
+
+    Args:
+      build_track_fn: `(config, checkpoint_dir) -> TrackFn`; called at most once, lazily.
+
+    Raises:
+      InputError: missing checkpoint, data root, split folder, seqmap or frames.
+    """
+    checkpoint_dir = pathlib.Path(checkpoint_dir)
+    if not checkpoint_dir.exists():
+        raise InputError(
+            f"{checkpoint_dir}: checkpoint not found; pass --checkpoint=DIR with a checkpoint "
+            "written by train.py (or official weights converted to one)"
+        )
+    data_root = config.data.get("root")
+    if not data_root:
+        raise InputError("config.data.root is not set; pass --config.data.root=DIR")
+    eval_config = config.get("eval") or {}
+    split_dir, seqmap = split_paths(data_root, config.data.dataset, split)
+    if eval_config.get("seqmap"):
+        seqmap = pathlib.Path(eval_config["seqmap"])
+    if interval is None:
+        interval = int(eval_config.get("interval", 1))
+    return run_split(
+        lambda: build_track_fn(config, checkpoint_dir),
+        split_dir,
+        workdir,
+        seqmap=seqmap,
+        interval=interval,
+        overwrite=overwrite,
+        progress=progress,
+    )
