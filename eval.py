@@ -41,9 +41,9 @@ FLAGS = flags.FLAGS
 
 def build_track_fn(config, checkpoint_dir):
     """The tracker of a checkpoint as `eval_lib.TrackFn` (imports the model only here)."""
-    from sambamotr_jax import api
+    from sambamotr_jax import track_lib
 
-    return api.make_track_fn(config, checkpoint_dir)
+    return track_lib.make_track_fn(config, checkpoint_dir)
 
 
 def main(argv):

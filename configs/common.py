@@ -85,5 +85,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval = ml_collections.ConfigDict()
     c.eval.split = "val"  # split that eval.py tracks and scores
     c.eval.interval = 1  # track every k-th frame and score those frames (official EVAL_INTERVAL)
+    c.eval.seqmap = (
+        ""  # seqmap file; '' = <split>_seqmap.txt beside the split if present, else all folders
+    )
     c.seed = 42  # global seed (official SEED)
     return c

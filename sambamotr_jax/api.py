@@ -19,11 +19,9 @@ from collections.abc import Iterable, Iterator
 import jax
 import numpy as np
 
-from sambamotr_jax import checkpoints, online_tracker, preprocess
+from sambamotr_jax import checkpoints, mot_files, online_tracker, preprocess
 from sambamotr_jax import model as model_lib
 from sambamotr_jax.track_state import empty_track_state
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,18 +41,6 @@ class FrameTracks:
     labels: np.ndarray
     scores: np.ndarray
     boxes_xyxy: np.ndarray
-
-
-def sequence_frames(seq_dir: str | pathlib.Path) -> list[pathlib.Path]:
-    """Sorted frame files of a sequence folder: `<seq>/img1/*` if present, else `<seq>/*`."""
-    seq_dir = pathlib.Path(seq_dir)
-    if not seq_dir.is_dir():
-        raise FileNotFoundError(f"sequence folder {seq_dir} does not exist")
-    folder = seq_dir / "img1" if (seq_dir / "img1").is_dir() else seq_dir
-    frames = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not frames:
-        raise FileNotFoundError(f"{folder} holds no .jpg or .png frames")
-    return frames
 
 
 class Tracker:
@@ -113,7 +99,7 @@ class Tracker:
     def track_sequence(
         self, seq_dir: str | pathlib.Path, *, interval: int = 1
     ) -> Iterator[FrameTracks]:
-        return self.track_paths(sequence_frames(seq_dir), interval=interval)
+        return self.track_paths(mot_files.sequence_frames(seq_dir), interval=interval)
 
     def _collect(self, index: int, results) -> FrameTracks:
         r = jax.device_get(results)
