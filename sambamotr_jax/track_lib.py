@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import tqdm
 
-from sambamotr_jax import api, mot_files
+from sambamotr_jax import api, checkpoints, mot_files
 
 
 def mot_lines(frame: api.FrameTracks) -> list[str]:
@@ -52,3 +52,23 @@ def make_track_fn(config, checkpoint_dir: str):
             yield frame.index + 1, rows
 
     return track_fn
+
+
+def config_from_checkpoint(checkpoint_dir: str):
+    """The default config (configs/common.py) with `model` taken from the checkpoint's model.json."""
+    from configs import common
+
+    config = common.get_config()
+    saved = checkpoints.load_model_config(checkpoint_dir)
+    config.model.update_from_flattened_dict(_flatten_dict(saved))
+    return config
+
+
+def _flatten_dict(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten_dict(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
