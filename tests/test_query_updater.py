@@ -194,6 +194,11 @@ def test_extra_capacity_leaves_live_outputs_unchanged():
         for s, b in zip(small, big, strict=True):
             np.testing.assert_allclose(b[:T], s, rtol=1e-5, atol=1e-5)
             np.testing.assert_array_equal(b[T:], 0.0)
+    # No live track at all (the attention has no valid key): zeros, no NaN.
+    padded, _ = _pad(x, 4, np.nan)
+    empty = apply(variables, **padded, live=np.zeros((4,), bool))
+    for b in empty:
+        np.testing.assert_array_equal(b, 0.0)
 
 
 def test_one_compile_per_shape():
