@@ -179,6 +179,8 @@ def layer_losses(
     Returns:
       {"label_focal_loss", "box_l1_loss", "box_giou_loss"}: () each.
     """
+    gt_labels = jnp.asarray(gt_labels)
+    gt_boxes = jnp.asarray(gt_boxes)
     matched = (query_gt >= 0) & query_valid
     safe_gt = jnp.maximum(query_gt, 0)
     labels = jnp.where(matched, gt_labels[safe_gt], num_classes)
@@ -241,6 +243,13 @@ def criterion_frame(
     Returns:
       FrameCriterion.
     """
+    (pred_logits, pred_boxes, aux_pred_logits, aux_pred_boxes, query_valid, track_ids) = map(
+        jnp.asarray,
+        (pred_logits, pred_boxes, aux_pred_logits, aux_pred_boxes, query_valid, track_ids),
+    )
+    track_iou, gt_ids, gt_labels, gt_boxes, gt_valid = map(
+        jnp.asarray, (track_iou, gt_ids, gt_labels, gt_boxes, gt_valid)
+    )
     d = config.num_det_queries
     k = track_ids.shape[0]
     if pred_logits.shape[0] != d + k:
@@ -424,6 +433,12 @@ def select_active_tracks_train(
     Returns:
       TrackSelection.
     """
+    track_ids, track_iou, track_valid, track_logits = map(
+        jnp.asarray, (track_ids, track_iou, track_valid, track_logits)
+    )
+    det_logits, det_matched_idx, det_iou, gt_ids = map(
+        jnp.asarray, (det_logits, det_matched_idx, det_iou, gt_ids)
+    )
     k = track_ids.shape[0]
     d = det_logits.shape[0]
     track_score = jax.nn.sigmoid(track_logits).max(-1)
@@ -495,7 +510,8 @@ def take_next_tracks(
     Returns:
       (K', ...); zeros in empty slots.
     """
-    unmatched = new if unmatched is None else unmatched
+    previous, new = jnp.asarray(previous), jnp.asarray(new)
+    unmatched = new if unmatched is None else jnp.asarray(unmatched)
     placeholder = (
         jnp.zeros(previous.shape[1:], previous.dtype) if placeholder is None else placeholder
     )
