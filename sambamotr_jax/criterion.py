@@ -67,6 +67,9 @@ class CriterionConfig:
     focal_gamma: float = 2.0  # hard-coded in the official code
     update_threshold: float = 0.5  # [UPDATE_THRESH] used by the train-mode track selection
     id_iou_threshold: float = 0.5  # hard-coded: tracks with IoU below it lose their id
+    # Assignment solver: "scipy" (host callback on the valid sub-matrix, float64 as the official
+    # code) or "jax" (exact on-device solver, float32); see matcher.py and benchmarks/matcher.py.
+    assignment: str = "scipy"
 
 
 TERMS = ("label_focal_loss", "box_l1_loss", "box_giou_loss")
@@ -297,7 +300,12 @@ def criterion_frame(
     )(layers_logits, layers_boxes)  # (1 + L, D, M)
     col_valid = jnp.where(all_gt_layer[:, None], gt_valid[None], untracked[None])  # (1 + L, M)
     row_valid = jnp.broadcast_to(query_valid[:d], (num_layers, d))
-    det_match = matcher.linear_sum_assignment_padded(cost, row_valid, col_valid)  # (1 + L, D)
+    if config.assignment == "scipy":
+        det_match = matcher.linear_sum_assignment_padded(cost, row_valid, col_valid)  # (1 + L, D)
+    elif config.assignment == "jax":
+        det_match = jax.vmap(matcher.linear_sum_assignment_jax)(cost, row_valid, col_valid)
+    else:
+        raise ValueError(f"unknown assignment solver {config.assignment!r}")
 
     # 3./4. Losses per layer: detection rows from the matching, track rows by id (except in the
     # layers matched against all objects, where track rows get no object).

@@ -37,11 +37,13 @@ _criterion_frame = jax.jit(C.criterion_frame, static_argnames="config")
 _select = jax.jit(C.select_active_tracks_train, static_argnames=("capacity", "update_threshold"))
 
 
-def _run_clip(fixture_dir):
+def _run_clip(fixture_dir, assignment="scipy"):
     z = np.load(fixture_dir / "train_clip.npz")
     official = json.loads((fixture_dir / "train_losses.json").read_text())
     meta = json.loads((fixture_dir / "meta.json").read_text())
-    config = C.CriterionConfig(update_threshold=meta["training"]["UPDATE_THRESH"])
+    config = C.CriterionConfig(
+        update_threshold=meta["training"]["UPDATE_THRESH"], assignment=assignment
+    )
     rng = np.random.default_rng(0)
 
     track_ids = np.full((K,), -1, np.int32)
@@ -177,9 +179,16 @@ def _run_clip(fixture_dir):
     return config, losses, official
 
 
-@pytest.mark.parametrize("which", ["def_detr_fixture", "memotr_dab_fixture"])
-def test_clip_parity(which, request):
-    config, losses, official = _run_clip(request.getfixturevalue(which))
+@pytest.mark.parametrize(
+    "which, assignment",
+    [
+        ("def_detr_fixture", "scipy"),
+        ("memotr_dab_fixture", "scipy"),
+        ("def_detr_fixture", "jax"),  # the on-device solver reproduces the official matching too
+    ],
+)
+def test_clip_parity(which, assignment, request):
+    config, losses, official = _run_clip(request.getfixturevalue(which), assignment)
     mapped = C.official_loss_dict(losses, config)
     assert set(mapped) == set(official["loss_dict_mean_by_n_gts"])
     for name, value in official["loss_dict_mean_by_n_gts"].items():
