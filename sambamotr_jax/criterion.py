@@ -111,6 +111,7 @@ def sigmoid_focal_loss(
       () float.
     """
     num_classes = logits.shape[-1]
+    logits = jnp.where(valid[:, None], logits, 0.0)  # junk in padded rows must not reach the grad
     targets = jax.nn.one_hot(labels, num_classes + 1, dtype=logits.dtype)[:, :num_classes]
     prob = jax.nn.sigmoid(logits)
     # binary_cross_entropy_with_logits, the numerically stable form torch uses.
@@ -270,7 +271,11 @@ def criterion_frame(
     m = gt_ids.shape[0]
     last = m - 1 - jnp.argmax(same[:, ::-1], axis=1)
     track_matched_idx = jnp.where(same.any(axis=1), last, -1).astype(jnp.int32)
-    tracked = jnp.zeros((m,), bool).at[track_matched_idx].max(track_matched_idx >= 0, mode="drop")
+    tracked = (
+        jnp.zeros((m,), bool)
+        .at[jnp.where(track_matched_idx >= 0, track_matched_idx, m)]
+        .set(True, mode="drop")
+    )
     untracked = gt_valid & ~tracked  # (M,)
 
     # 2. Hungarian matching of the detection queries, all layers in one host call.

@@ -11,9 +11,12 @@ exactly the valid sub-matrix (the same float64 problem the official code hands t
 same tie-breaking), through `jax.pure_callback`.
 
 `linear_sum_assignment_jax` is an exact on-device solver (the shortest-augmenting-path algorithm
-scipy uses, with its tie-breaking) kept for comparison; benchmarks/matcher.py measures both.
-The criterion uses the scipy callback: it is faster at every realistic size (300 queries x 5..50
-objects), on CPU and on GPU, because the solver is a long chain of tiny sequential steps.
+scipy uses, with its tie-breaking), selectable in the criterion config; benchmarks/matcher.py
+measures both. The criterion defaults to the scipy callback: it solves the very float64 problem the
+official code solves, so the matching is the official one by construction, and a host round trip
+of a (layers, 300, M) cost matrix is cheap next to a training step. The on-device solver is a
+sequential chain of about M * (M + 1) tiny while-loop steps: competitive on CPU, expected to be
+launch-bound on a GPU (not measured here: no accelerator was available to this work).
 
 Assignments are returned per row (query): `row_to_col[i]` = the object matched to query i, or -1.
 """
@@ -131,10 +134,11 @@ def linear_sum_assignment_jax(
 ) -> jax.Array:
     """Exact assignment on device: scipy's shortest augmenting path, same tie-breaking.
 
-    Scipy transposes a tall matrix so that the shorter side is augmented; here the objects (columns,
-    M <= N) are augmented one by one through Dijkstra steps over the queries. Invalid queries get
-    infinite cost; invalid objects are skipped. Runs in the input dtype (scipy uses float64, so
-    exact ties created by rounding can in principle resolve differently under float32).
+    Scipy transposes a tall matrix so that the shorter side is augmented; here the objects (columns)
+    are augmented one by one through Dijkstra steps over the valid queries, in scipy's scan order.
+    Identical to scipy (ties included) when there are more valid queries than valid objects (scipy
+    does not transpose a square problem, so ties there may resolve differently) and the float32
+    arithmetic here rounds no near-tie differently from scipy's float64.
 
     Args:
       cost: (N, M) float, N >= number of valid columns.
