@@ -372,9 +372,23 @@ def criterion_frame(
 def clip_losses(
     *, frame_losses: list[dict[str, jax.Array]], num_gts: list[jax.Array] | jax.Array
 ) -> dict[str, jax.Array]:
-    """Sum the per-frame raw losses and divide by the clip's number of objects (min 1)."""
-    total = jnp.maximum(jnp.sum(jnp.asarray(num_gts)).astype(jnp.float32), 1.0)
-    return {k: sum(f[k] for f in frame_losses) / total for k in frame_losses[0]}
+    """Sum the per-frame raw losses and divide by the clip's number of objects (min 1).
+
+    Entries may carry a batch axis (per-sample results of a vmapped `criterion_frame`): everything
+    is summed, as the official criterion concatenates the batch. Over a data-parallel global batch
+    this equals the official distributed normalization (per-process sums divided by the mean
+    object count, then DDP's gradient mean) = global sum / global object count.
+
+    Args:
+      frame_losses: one loss dict per frame, values () or (B,).
+      num_gts: per frame, () or (B,) object counts.
+
+    Returns:
+      The normalized loss dict (same keys).
+    """
+    total = sum(jnp.sum(jnp.asarray(n)) for n in num_gts)
+    total = jnp.maximum(jnp.asarray(total, jnp.float32), 1.0)
+    return {k: sum(jnp.sum(f[k]) for f in frame_losses) / total for k in frame_losses[0]}
 
 
 def total_loss(losses: dict[str, jax.Array], config: CriterionConfig) -> jax.Array:

@@ -191,8 +191,13 @@ def test_jit_traces_once_and_batches():
     assert float(la) != float(lb)
     # A batch through vmap (one host call for all matchings) equals the single calls.
     batched = jax.tree.map(lambda x, y: np.stack([x, y]), a, b)
-    lv, _ = jax.jit(jax.vmap(loss_and_out))(batched)
+    lv, outs = jax.jit(jax.vmap(loss_and_out))(batched)
     np.testing.assert_allclose(lv, [la, lb], rtol=1e-6)
+    # Clip normalization over a batch: all sums over all objects of the batch.
+    (_, oa), (_, ob) = step(a), step(b)
+    clip = C.clip_losses(frame_losses=[outs.losses, oa.losses], num_gts=[outs.num_gts, oa.num_gts])
+    want = (2 * oa.losses["box_l1_loss"] + ob.losses["box_l1_loss"]) / (2 * oa.num_gts + ob.num_gts)
+    np.testing.assert_allclose(clip["box_l1_loss"], want, rtol=1e-6)
 
 
 def test_gradients_flow_to_predictions_only_where_valid():
