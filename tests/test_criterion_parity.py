@@ -92,6 +92,7 @@ def _run_clip(fixture_dir, assignment="scipy"):
         # Tracked instances: matched by id, IoU recomputed where matched, kept otherwise.
         np.testing.assert_array_equal(out.track_matched_idx[:n], f("tracked_matched_idx"))
         np.testing.assert_allclose(out.track_iou[:n], f("tracked_iou"), atol=2e-6)
+        np.testing.assert_array_equal(boxes[D : D + n], f("tracked_boxes"))  # track rows, in order
         # New tracks: matched detections in detection order.
         det = np.asarray(out.det_matched_idx)
         rows = np.flatnonzero(det >= 0)
