@@ -1,0 +1,184 @@
+"""The SambaMOTR / MeMOTR detector: ResNet + Deformable-DETR (or DAB-Deformable-DETR) with
+detection queries and a fixed-capacity slot of track queries."""
+
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from sambamotr_jax.backbone import BackboneWithPE
+from sambamotr_jax.box_ops import inverse_sigmoid
+from sambamotr_jax.deformable_decoder import MLP
+from sambamotr_jax.deformable_transformer import DeformableTransformer
+from sambamotr_jax.position_encoding import resize_mask, sine_position_embedding
+
+
+class Detector(nn.Module):
+    """Official `SambaMOTR` / `MeMOTR` detector part (everything except the query updater).
+
+    Attributes:
+      num_classes: C classes of the focal-loss class head (1 for DanceTrack).
+      backbone_name: 'resnet50' (official), 'resnet18' or 'resnet34'.
+      hidden_dim, ffn_dim, n_heads: transformer sizes.
+      n_feature_levels: 4 (C3, C4, C5 and a stride-2 conv on C5).
+      n_enc_points, n_dec_points, n_enc_layers, n_dec_layers: deformable transformer sizes.
+      n_det_queries: detection queries, placed before the track slots.
+      merge_det_track_layer: decoder layers before it process detection queries only.
+      use_dab: DAB-Deformable-DETR (4-D anchors, 256-d track queries) instead of
+        Deformable-DETR (512-d = [pos | tgt] track queries).
+      implementation: `kernels.ms_deform_attn` implementation (None = default).
+    """
+
+    num_classes: int = 1
+    backbone_name: str = "resnet50"
+    hidden_dim: int = 256
+    ffn_dim: int = 1024
+    n_heads: int = 8
+    n_feature_levels: int = 4
+    n_enc_points: int = 4
+    n_dec_points: int = 4
+    n_enc_layers: int = 6
+    n_dec_layers: int = 6
+    n_det_queries: int = 300
+    merge_det_track_layer: int = 1
+    use_dab: bool = False
+    implementation: str | None = None
+
+    @property
+    def track_query_dim(self) -> int:
+        """Width of a track query: C (DAB) or 2C = [pos | tgt] (Deformable-DETR)."""
+        return self.hidden_dim if self.use_dab else 2 * self.hidden_dim
+
+    @nn.compact
+    def __call__(
+        self,
+        images: jax.Array,
+        pad_mask: jax.Array,
+        track_query_embed: jax.Array,
+        track_ref_pts: jax.Array,
+        track_mask: jax.Array,
+    ) -> dict[str, jax.Array]:
+        """Detects on one frame with K track slots (Q = n_det_queries + K queries).
+
+        Args:
+          images: (B, H, W, 3) float32, ImageNet-normalized.
+          pad_mask: (B, H, W) bool, True = padding.
+          track_query_embed: (B, K, track_query_dim).
+          track_ref_pts: (B, K, 4) track references in logit (inverse-sigmoid) space.
+          track_mask: (B, K) bool, True = live slot. Empty slots are masked as keys in the
+            decoder self-attention; their own outputs are meaningless.
+
+        Returns:
+          pred_logits (B, Q, num_classes), pred_boxes (B, Q, 4) sigmoid cxcywh,
+          aux_pred_logits (n_dec - 1, B, Q, num_classes), aux_pred_boxes (n_dec - 1, B, Q, 4),
+          outputs (B, Q, C) final decoder state, aux_queries (n_dec - 1, B, Q, C) inputs of
+          decoder layers 1.. (the official aux 'queries'), aux_last_queries (B, Q, C) input of the
+          last decoder layer, last_ref_pts (B, Q, 4) logit references after layer n_dec - 2,
+          init_ref_pts (B, Q, 4) logit initial references, query_mask (B, Q) True = empty slot.
+        """
+        c = self.hidden_dim
+        bsz = images.shape[0]
+        n_layers = self.n_dec_layers
+
+        # Backbone and input projections.
+        feats, masks, pos = BackboneWithPE(self.backbone_name, c, name="backbone")(images, pad_mask)
+        srcs = []
+        for lvl in range(self.n_feature_levels):
+            if lvl < len(feats):
+                conv = nn.Conv(c, (1, 1), name=f"feature_projs_{lvl}_0")
+                x = feats[lvl]
+            else:
+                conv = nn.Conv(
+                    c,
+                    (3, 3),
+                    strides=(2, 2),
+                    padding=((1, 1), (1, 1)),
+                    name=f"feature_projs_{lvl}_0",
+                )
+                x = feats[-1] if lvl == len(feats) else srcs[-1]
+            x = nn.GroupNorm(
+                num_groups=32, epsilon=1e-5, use_fast_variance=False, name=f"feature_projs_{lvl}_1"
+            )(conv(x))
+            srcs.append(x)
+            if lvl >= len(feats):
+                mask = resize_mask(pad_mask, x.shape[1:3])
+                masks = [*masks, mask]
+                pos = [*pos, sine_position_embedding(mask, c // 2)]
+
+        # Heads: one per decoder layer, shared with the decoder's box refinement.
+        prior_bias = -math.log((1 - 0.01) / 0.01)
+        class_embed = [
+            nn.Dense(
+                self.num_classes,
+                bias_init=nn.initializers.constant(prior_bias),
+                name=f"class_embed_{i}",
+            )
+            for i in range(n_layers)
+        ]
+        bbox_embed = [
+            MLP(c, 4, 3, last_kernel_init=nn.initializers.zeros, name=f"bbox_embed_{i}")
+            for i in range(n_layers)
+        ]
+        transformer = DeformableTransformer(
+            d_model=c,
+            d_ffn=self.ffn_dim,
+            n_feature_levels=self.n_feature_levels,
+            n_heads=self.n_heads,
+            n_enc_points=self.n_enc_points,
+            n_dec_points=self.n_dec_points,
+            n_enc_layers=self.n_enc_layers,
+            n_dec_layers=n_layers,
+            merge_det_track_layer=self.merge_det_track_layer,
+            n_det_queries=self.n_det_queries,
+            use_dab=self.use_dab,
+            implementation=self.implementation,
+            name="transformer",
+        )
+
+        # Queries: detections first, then the track slots.
+        nd = self.n_det_queries
+        normal = nn.initializers.normal(1.0)
+        if self.use_dab:
+            det_anchor = self.param("det_anchor", normal, (nd, 4))
+            det_query_embed = self.param("det_query_embed", normal, (nd, c))
+            det_ref = det_anchor  # (Nd, 4)
+        else:
+            det_query_embed = self.param("det_query_embed", normal, (nd, 2 * c))
+            det_xy = transformer.det_reference_points(det_query_embed[:, :c])  # (Nd, 2)
+            det_ref = jnp.concatenate([det_xy, jnp.zeros_like(det_xy)], -1)  # (Nd, 4): w = h = 0
+        ref_pts = jnp.concatenate(
+            [jnp.broadcast_to(det_ref, (bsz, nd, 4)), track_ref_pts.astype(jnp.float32)], 1
+        )  # (B, Q, 4)
+        query_embed = jnp.concatenate(
+            [jnp.broadcast_to(det_query_embed, (bsz, *det_query_embed.shape)), track_query_embed], 1
+        )  # (B, Q, 2C|C)
+        query_mask = jnp.concatenate(
+            [jnp.zeros((bsz, nd), bool), ~track_mask.astype(bool)], 1
+        )  # (B, Q)
+
+        outputs, init_reference, inter_references, inter_queries = transformer(
+            srcs, masks, pos, query_embed, ref_pts, query_mask, bbox_embed
+        )
+
+        logits, boxes = [], []
+        for lvl in range(n_layers):
+            reference = init_reference if lvl == 0 else inter_references[lvl - 1]
+            logits.append(class_embed[lvl](outputs[lvl]))
+            boxes.append(jax.nn.sigmoid(bbox_embed[lvl](outputs[lvl]) + inverse_sigmoid(reference)))
+        logits = jnp.stack(logits)  # (n_dec, B, Q, num_classes)
+        boxes = jnp.stack(boxes)  # (n_dec, B, Q, 4)
+        return {
+            "pred_logits": logits[-1],
+            "pred_boxes": boxes[-1],
+            "aux_pred_logits": logits[:-1],
+            "aux_pred_boxes": boxes[:-1],
+            "outputs": outputs[-1],
+            "aux_queries": inter_queries[1:],
+            "aux_last_queries": inter_queries[-1],
+            "last_ref_pts": inverse_sigmoid(inter_references[-2]),
+            "init_ref_pts": inverse_sigmoid(init_reference),
+            "query_mask": query_mask,
+        }
