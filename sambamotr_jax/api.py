@@ -46,7 +46,7 @@ class FrameTracks:
 class Tracker:
     """The online tracker bound to a model config and variables."""
 
-    def __init__(self, config, variables):
+    def __init__(self, config, variables, *, return_detections: bool = False):
         self.config = config
         self.model = model_lib.build_model(config.model)
         self.variables = variables
@@ -59,7 +59,10 @@ class Tracker:
             area_thresh=float(t.area_thresh),
         )
         self.capacity = int(t.max_tracks)
-        self._step = online_tracker.make_frame_step(self.model, self.params)
+        self._step = online_tracker.make_frame_step(
+            self.model, self.params, return_detections=return_detections
+        )
+        self.last_detections = None  # detector outputs of the last collected frame (debugging)
 
     @classmethod
     def from_checkpoint(cls, config, checkpoint_dir: str | pathlib.Path) -> Tracker:
@@ -88,6 +91,7 @@ class Tracker:
                 yield self._collect(*pending)
             state, results = self._step(self.variables, state, image[None], mask[None], orig_hw)
             pending = (i * interval, results)
+            self.state = state
         if pending is not None:
             yield self._collect(*pending)
 
@@ -103,6 +107,7 @@ class Tracker:
 
     def _collect(self, index: int, results) -> FrameTracks:
         r = jax.device_get(results)
+        self.last_detections = r.get("detections")
         if int(r["overflow"]) > 0:
             logging.warning(
                 "frame %d: %d tracks dropped: more live tracks than tracker.max_tracks=%d; "

@@ -12,9 +12,13 @@ from sambamotr_jax import model as model_lib
 
 
 def convert_state(state: dict, config, *, category_id: int = 1, seed: int = 0):
-    """Official state dict (NumPy) -> (variables, report, notes) for `config.model`."""
+    """Official state dict (NumPy) -> (variables, report, notes) for `config.model`.
+
+    Parameters the checkpoint does not provide keep a fresh initialization from `seed` (the
+    model is only initialized when there are such parameters).
+    """
     model = model_lib.build_model(config.model)
-    template = model_lib.init_variables(model, jax.random.key(seed))
+    template = jax.eval_shape(lambda: model_lib.init_variables(model, jax.random.key(seed)))
     notes: list[str] = []
     if torch_weights.is_coco_detector_layout(state):
         state, notes = torch_weights.coco_to_official(
@@ -22,6 +26,11 @@ def convert_state(state: dict, config, *, category_id: int = 1, seed: int = 0):
         )
         notes.insert(0, "COCO detector checkpoint: keys renamed as the official loader does")
     variables, report = torch_weights.fill_variables(state, template)
+    if report.missing:
+        fresh = jax.jit(lambda: model_lib.init_variables(model, jax.random.key(seed)))()
+        variables = jax.tree.map(
+            lambda v, f: f if isinstance(v, jax.ShapeDtypeStruct) else v, variables, fresh
+        )
     return variables, report, notes
 
 

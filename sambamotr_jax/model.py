@@ -12,7 +12,16 @@ import jax
 import jax.numpy as jnp
 
 from sambamotr_jax.detector import Detector
+from sambamotr_jax.memotr_updater import MemotrQueryUpdater
 from sambamotr_jax.query_updater import QueryUpdater
+
+# Detector outputs whose leading axis is the decoder layer (batch second); the others are batch-major.
+LAYER_MAJOR_OUTPUTS = ("aux_pred_logits", "aux_pred_boxes", "aux_queries")
+
+
+def select_batch(out: dict, b: int) -> dict:
+    """Detector outputs of batch element `b` (drops the batch axis of every output)."""
+    return {k: (v[:, b] if k in LAYER_MAJOR_OUTPUTS else v[b]) for k, v in out.items()}
 
 
 class SambaMOTR(nn.Module):
@@ -30,9 +39,15 @@ class SambaMOTR(nn.Module):
         """Width of a track query: 2 * hidden (Deformable-DETR: [pos | tgt]) or hidden (DAB)."""
         return self.detector.track_query_dim
 
+    @property
+    def is_memotr(self) -> bool:
+        return isinstance(self.query_updater, MemotrQueryUpdater)
+
     def updater_state_shapes(self) -> dict[str, tuple[int, ...]]:
         """Per-track shapes of the query updater's own state arrays (without the K axis)."""
         u = self.query_updater
+        if self.is_memotr:
+            return {"last_output": (u.hidden_dim,), "long_memory": (u.hidden_dim,)}
         d_inner = u.expand * u.hidden_dim
         return {
             "hidden_state": (u.num_layers, d_inner, u.state_dim),
@@ -43,16 +58,19 @@ class SambaMOTR(nn.Module):
         """The detector on one frame; see `Detector.__call__` (B, K leading axes)."""
         return self.detector(images, pad_mask, track_query_embed, track_ref_pts, track_mask)
 
-    def new_track_queries(self, out: dict) -> tuple[jax.Array, jax.Array]:
-        """Query and reference of a track born from each detection query (official RuntimeTracker).
+    def new_track_queries(self, out: dict) -> tuple[jax.Array, jax.Array, dict]:
+        """Query, reference and updater state of a track born from each detection query
+        (official RuntimeTracker + the updater's `select_active_tracks`).
 
         Args:
           out: detector outputs of one frame without the batch axis (Q = Nd + K rows).
 
         Returns:
           query_embed (Nd, query_dim): Deformable-DETR: [det_query_embed[:, :C] | input of the
-          last decoder layer]; DAB: the input of the last decoder layer. ref_pts (Nd, 4):
-          `last_ref_pts` (references after decoder layer n_dec - 2).
+          last decoder layer]; DAB: the input of the last decoder layer.
+          ref_pts (Nd, 4): `last_ref_pts` (references after decoder layer n_dec - 2).
+          updater state (Nd, ...): Samba: zeros; MeMOTR: `last_output` = the final decoder
+          output, `long_memory` = the input of the last decoder layer.
         """
         nd = self.detector.n_det_queries
         c = self.detector.hidden_dim
@@ -62,7 +80,13 @@ class SambaMOTR(nn.Module):
         else:
             det_query_embed = self.detector.variables["params"]["det_query_embed"]  # (Nd, 2C)
             query = jnp.concatenate([det_query_embed[:, :c], last_queries], -1)  # (Nd, 2C)
-        return query, out["last_ref_pts"][:nd]
+        if self.is_memotr:
+            state = {"last_output": out["outputs"][:nd], "long_memory": last_queries}
+        else:
+            state = {
+                n: jnp.zeros((nd, *s), jnp.float32) for n, s in self.updater_state_shapes().items()
+            }
+        return query, out["last_ref_pts"][:nd], state
 
     def update_queries(
         self, query_embed, ref_pts, output_embed, boxes, logits, updater_state, live
@@ -80,8 +104,8 @@ class SambaMOTR(nn.Module):
 
     def __call__(self, images, pad_mask, track_query_embed, track_ref_pts, track_mask):
         out = self.detect(images, pad_mask, track_query_embed, track_ref_pts, track_mask)
-        single = jax.tree.map(lambda x: x[0], out)
-        query, ref = self.new_track_queries(single)
+        single = select_batch(out, 0)
+        query, ref, _ = self.new_track_queries(single)
         k = track_query_embed.shape[1]
         state = {n: jnp.zeros((k, *s), jnp.float32) for n, s in self.updater_state_shapes().items()}
         nd = self.detector.n_det_queries
@@ -119,6 +143,15 @@ def build_model(m) -> SambaMOTR:
         use_dab=m.use_dab,
         implementation=impl,
     )
+    if m.query_updater == "memotr":
+        updater = MemotrQueryUpdater(
+            hidden_dim=m.hidden_dim,
+            ffn_dim=ffn_dim,
+            use_dab=m.use_dab,
+            update_threshold=m.update_thresh,
+            long_memory_lambda=m.long_memory_lambda,
+        )
+        return SambaMOTR(detector=detector, query_updater=updater)
     if m.query_updater != "samba":
         raise ValueError(
             f"config.model.query_updater={m.query_updater!r}: expected 'samba' or 'memotr'"

@@ -24,6 +24,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from sambamotr_jax import model as model_lib
 from sambamotr_jax.box_ops import box_cxcywh_to_xyxy
 from sambamotr_jax.track_state import TrackState, compact_order, gather_rows
 
@@ -47,6 +48,7 @@ def frame_step(
     image: jax.Array,
     pad_mask: jax.Array,
     orig_hw: jax.Array,
+    return_detections: bool = False,
 ) -> tuple[TrackState, dict]:
     """One tracking step.
 
@@ -58,6 +60,8 @@ def frame_step(
       image: (1, Hp, Wp, 3) normalized, padded frame.
       pad_mask: (1, Hp, Wp) bool, True = padding.
       orig_hw: (2,) float32 original frame (height, width).
+      return_detections: also return the detector outputs of the frame (static; for tests and
+        debugging) as results['detections'].
 
     Returns:
       (next state, results) with results per slot of the *new* state: `ids` (K,), `labels` (K,),
@@ -74,7 +78,7 @@ def frame_step(
         state.live[None],
         method="detect",
     )
-    out = jax.tree.map(lambda x: x[0], out)  # drop the batch axis
+    out = model_lib.select_batch(out, 0)  # drop the batch axis
     n_det = out["pred_logits"].shape[0] - k
     logits = out["pred_logits"]  # (Qd + K, C)
     scores = jax.nn.sigmoid(logits)
@@ -90,16 +94,15 @@ def frame_step(
     det_best = scores[:n_det].max(-1)  # (Qd,)
     born = det_best >= params.det_score_thresh
     new_ids = state.next_id + jnp.cumsum(born.astype(jnp.int32)) - 1
-    new_query, new_ref = model.apply(variables, out, method="new_track_queries")
+    new_query, new_ref, new_upd = model.apply(variables, out, method="new_track_queries")
 
-    zeros_upd = jax.tree.map(lambda x: jnp.zeros((n_det, *x.shape[1:]), x.dtype), state.updater)
     candidates = {
         "ids": jnp.concatenate([state.ids, new_ids]),
         "labels": jnp.concatenate([state.labels, scores[:n_det].argmax(-1).astype(jnp.int32)]),
         "disappear_time": jnp.concatenate([disappear, jnp.zeros((n_det,), jnp.int32)]),
         "query_embed": jnp.concatenate([state.query_embed, new_query]),
         "ref_pts": jnp.concatenate([state.ref_pts, new_ref]),
-        "updater": jax.tree.map(lambda a, b: jnp.concatenate([a, b]), state.updater, zeros_upd),
+        "updater": jax.tree.map(lambda a, b: jnp.concatenate([a, b]), state.updater, new_upd),
         # This frame's outputs of each candidate (tracks' rows follow the detection rows).
         "boxes": jnp.concatenate([out["pred_boxes"][n_det:], out["pred_boxes"][:n_det]]),
         "logits": jnp.concatenate([logits[n_det:], logits[:n_det]]),
@@ -147,12 +150,15 @@ def frame_step(
         "keep": keep_rows,
         "overflow": overflow,
     }
+    if return_detections:
+        results["detections"] = out
     return next_state, results
 
 
-def make_frame_step(model, params: TrackerParams):
+def make_frame_step(model, params: TrackerParams, *, return_detections: bool = False):
     """`frame_step` jitted for one model and thresholds; compiles once per frame shape.
 
     The state argument is donated: the step updates the track arrays in place.
     """
-    return jax.jit(functools.partial(frame_step, model, params), donate_argnums=(1,))
+    step = functools.partial(frame_step, model, params, return_detections=return_detections)
+    return jax.jit(step, donate_argnums=(1,))
