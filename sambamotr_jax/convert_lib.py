@@ -11,7 +11,9 @@ from sambamotr_jax import checkpoints, torch_weights
 from sambamotr_jax import model as model_lib
 
 
-def convert_state(state: dict, config, *, category_id: int = 1, seed: int = 0):
+def convert_state(
+    state: dict, config, *, category_id: int = 1, seed: int = 0, init_missing: bool = True
+):
     """Official state dict (NumPy) -> (variables, report, notes) for `config.model`.
 
     Parameters the checkpoint does not provide keep a fresh initialization from `seed` (the
@@ -26,12 +28,18 @@ def convert_state(state: dict, config, *, category_id: int = 1, seed: int = 0):
         )
         notes.insert(0, "COCO detector checkpoint: keys renamed as the official loader does")
     variables, report = torch_weights.fill_variables(state, template)
-    if report.missing:
-        fresh = jax.jit(lambda: model_lib.init_variables(model, jax.random.key(seed)))()
-        variables = jax.tree.map(
-            lambda v, f: f if isinstance(v, jax.ShapeDtypeStruct) else v, variables, fresh
-        )
+    if report.missing and init_missing:
+        variables = fill_missing(variables, config, seed=seed)
     return variables, report, notes
+
+
+def fill_missing(variables, config, *, seed: int = 0):
+    """Replaces leaves still given as shapes (`jax.ShapeDtypeStruct`) by a fresh initialization."""
+    model = model_lib.build_model(config.model)
+    fresh = jax.jit(lambda: model_lib.init_variables(model, jax.random.key(seed)))()
+    return jax.tree.map(
+        lambda v, f: f if isinstance(v, jax.ShapeDtypeStruct) else v, variables, fresh
+    )
 
 
 def convert(
@@ -47,7 +55,9 @@ def convert(
 ) -> bool:
     """Converts and writes `output`; returns False (writing nothing) when the weights don't fit."""
     state = torch_weights.load_torch_checkpoint(checkpoint)
-    variables, report, notes = convert_state(state, config, category_id=category_id, seed=seed)
+    variables, report, notes = convert_state(
+        state, config, category_id=category_id, seed=seed, init_missing=False
+    )
     for note in notes:
         log(f"note: {note}")
     log(report.format())
@@ -73,6 +83,8 @@ def convert(
         for p in problems:
             log(f"error: {p}")
         return False
+    if report.missing:
+        variables = fill_missing(variables, config, seed=seed)
     checkpoints.save_variables(output, variables, config.model.to_dict())
     log(f"wrote {output}")
     return True

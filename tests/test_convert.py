@@ -114,3 +114,26 @@ def test_unsafe_pickle_is_refused(tmp_path):
     path.write_bytes(pickle.dumps({"model": Evil()}))
     with pytest.raises(ValueError, match="weights_only"):
         torch_weights.load_torch_checkpoint(path)
+
+
+def test_cli_exit_codes(def_detr_fixture, tmp_path):
+    import subprocess
+    import sys
+
+    base = [
+        sys.executable,
+        "-m",
+        "sambamotr_jax.convert",
+        f"--checkpoint={def_detr_fixture / 'weights.pth'}",
+        "--config=configs/dancetrack.py",
+    ]
+    ok = subprocess.run(base + [f"--output={tmp_path / 'ok'}"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "missing (0)" in ok.stdout and "unexpected (0)" in ok.stdout
+    bad = subprocess.run(
+        base + ["--config.model.use_dab=True", f"--output={tmp_path / 'bad'}"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1 and "error:" in bad.stdout
+    assert not (tmp_path / "bad").exists()
