@@ -100,8 +100,9 @@ def simulate_sequence(
     return frames, rows
 
 
-def write_dataset(out: str, cfg: SyntheticConfig = SyntheticConfig()) -> str:
+def write_dataset(out: str, cfg: SyntheticConfig | None = None) -> str:
     """Writes the dataset under out/SyntheticMOT and returns that folder."""
+    cfg = cfg or SyntheticConfig()
     base = os.path.join(out, "SyntheticMOT")
     seq_counter = 0
     for split, num_seqs in cfg.splits:
