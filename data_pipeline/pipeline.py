@@ -107,14 +107,15 @@ class ClipPlan:
         n = len(self.epoch_clips(epoch))
         return np.random.default_rng([self.seed, epoch]).permutation(n)
 
-    def batch(self, index: int) -> tuple[int, list[int], np.ndarray]:
-        """Batch index -> (epoch, global positions, clip rows (B, 3))."""
+    def global_batch(self, index: int) -> tuple[int, list[int], np.ndarray]:
+        """Batch index -> (epoch, positions in the epoch's permutation, clip rows (G, 3)) of
+        the global batch (all processes); this process owns rows [k * B, (k + 1) * B)."""
         if not 0 <= index < len(self):
             raise IndexError(index)
         epoch = int(np.searchsorted(self.epoch_offsets, index, side="right") - 1)
-        step = index - self.epoch_offsets[epoch]
-        first = step * self.batch_size * self.process_count + self.process_index * self.batch_size
-        positions = list(range(first, first + self.batch_size))
+        step = int(index - self.epoch_offsets[epoch])
+        global_batch = self.batch_size * self.process_count
+        positions = list(range(step * global_batch, (step + 1) * global_batch))
         rows = self.epoch_clips(epoch)[self.epoch_permutation(epoch)[positions]]
         return epoch, positions, rows
 
@@ -131,20 +132,33 @@ class ClipBatchSource(grain.RandomAccessDataSource):
         return len(self.plan)
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
-        epoch, positions, rows = self.plan.batch(int(index))
-        stage = sampling.stage_for_epoch(self.plan.sampler, epoch)
-        clips, intervals, orig = [], [], []
+        plan = self.plan
+        epoch, positions, rows = plan.global_batch(int(index))
+        stage = sampling.stage_for_epoch(plan.sampler, epoch)
+        # Draw every clip's frames and augmentation for the whole global batch (cheap, no
+        # pixels), so that all processes pad to the same bucket.
+        drawn = []
         for pos, (s, q, begin) in zip(positions, rows, strict=True):
-            rng = np.random.default_rng([self.plan.seed, epoch, pos])
-            src = self.plan.sources[s]
+            rng = np.random.default_rng([plan.seed, epoch, pos])
+            src = plan.sources[s]
             seq = src.records.sequences[q]
             frames, interval = sampling.clip_frames(seq, src.kind, int(begin), stage, rng)
+            params, out_hw = transforms.draw_augment(
+                rng, seq.height, seq.width, self.augment, static=src.kind == sampling.STATIC
+            )
+            drawn.append((s, q, frames, interval, params, out_hw))
+        bucket = transforms.choose_bucket([d[5] for d in drawn], self.pad.buckets)
+        own = drawn[
+            plan.process_index * plan.batch_size : (plan.process_index + 1) * plan.batch_size
+        ]
+        clips, intervals, orig = [], [], []
+        for s, q, frames, interval, params, _ in own:
+            src = plan.sources[s]
             clip = load_clip(src.records, q, frames)
             orig.append([img.shape[:2] for img in clip.images])
-            transforms.augment_clip(clip, rng, self.augment, static=src.kind == sampling.STATIC)
-            clips.append(clip)
+            clips.append(transforms.augment_clip(clip, params, self.augment))
             intervals.append(interval)
-        out = transforms.pad_clips(clips, self.pad, self.augment.mean, self.augment.std)
+        out = transforms.pad_clips(clips, self.pad, self.augment.mean, self.augment.std, bucket)
         out["frame_indices"] = np.asarray([c.frames for c in clips], np.int32)  # clip order
         out["orig_sizes"] = np.asarray(orig, np.int32)
         out["intervals"] = np.asarray(intervals, np.int32)
@@ -157,10 +171,18 @@ class ClipBatchSource(grain.RandomAccessDataSource):
 
 def load_clip(records: builders.SplitRecords, seq: int, frames: list[int]) -> Clip:
     """Decodes the frames of one clip; boxes become xyxy pixels (official loaders)."""
+    index = records.sequences[seq]
     clip = Clip(images=[], boxes=[], ids=[], labels=[], frames=list(frames))
     for t in frames:
         rec = records.frame(seq, t)
-        clip.images.append(decode_image(rec["image"], f"{rec['sequence']} frame {t}"))
+        where = f"{records.dataset_name}/{records.split} sequence {index.name} frame {t}"
+        img = decode_image(rec["image"], where)
+        if img.shape[:2] != (index.height, index.width):
+            raise DataFormatError(
+                f"{where}: image is {img.shape[0]}x{img.shape[1]} but the sequence is "
+                f"{index.height}x{index.width} (seqinfo.ini / first frame)"
+            )
+        clip.images.append(img)
         xywh = np.asarray(rec["boxes"], np.float32).reshape(-1, 4)
         clip.boxes.append(np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1))
         clip.ids.append(np.asarray(rec["ids"], np.int32))

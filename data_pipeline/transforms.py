@@ -121,15 +121,86 @@ class Clip:
         self.labels[t] = self.labels[t][keep]
 
 
-def hflip(clip: Clip, rng: np.random.Generator, p: float) -> None:
-    if rng.random() < p:
-        for t, img in enumerate(clip.images):
-            w = img.shape[1]
-            clip.images[t] = img[:, ::-1]
-            b = clip.boxes[t]
-            clip.boxes[t] = np.stack([w - b[:, 2], b[:, 1], w - b[:, 0], b[:, 3]], 1).astype(
-                np.float32
-            )
+@dataclasses.dataclass(frozen=True)
+class AugmentParams:
+    """Every random choice of one clip's augmentation, drawn before any pixel is touched.
+
+    Drawing first lets every process compute the output frame size of every clip of a global
+    batch (and so one pad bucket for all hosts) without decoding images.
+    """
+
+    flip: bool
+    shift: tuple[int, int, bool] | None  # (x_shift, y_shift, reverse): static clips only
+    crop_resize: int | None  # short side before the crop; None = the plain-resize branch
+    crop: tuple[int, int, int, int] | None  # (top, left, height, width)
+    resize: int  # short side of the final resize
+    hsv: tuple[int, int, int]  # hue, saturation, value offsets
+    reverse: bool
+
+
+def draw_augment(
+    rng: np.random.Generator, h: int, w: int, cfg: AugmentConfig, *, static: bool = False
+) -> tuple[AugmentParams, tuple[int, int]]:
+    """Draws the official transform's random choices for frames of size (h, w).
+
+    Returns the parameters and the (height, width) of the augmented frames.
+    """
+    flip = bool(rng.random() < cfg.hflip_prob)
+    shift = None
+    if static:  # MultiRandomShift
+        x_shift = math.ceil(cfg.shift_max * rng.random()) * (1 if rng.standard_normal() > 0 else -1)
+        y_shift = math.ceil(cfg.shift_max * rng.random()) * (1 if rng.standard_normal() > 0 else -1)
+        shift = (x_shift, y_shift, bool(rng.standard_normal() > 0))
+    crop_resize = crop = None
+    if not rng.random() < cfg.select_prob:
+        crop_resize = int(cfg.crop_resize_scales[int(rng.integers(len(cfg.crop_resize_scales)))])
+        h, w = resized_hw(h, w, crop_resize, None)
+        # The official randint(min_size, min(side, max_size)) fails when a side is below
+        # min_size; here the crop then takes the whole side.
+        crop_w = int(rng.integers(min(cfg.crop_min_size, w), min(w, cfg.crop_max_size) + 1))
+        crop_h = int(rng.integers(min(cfg.crop_min_size, h), min(h, cfg.crop_max_size) + 1))
+        top = int(rng.integers(0, h - crop_h + 1))
+        left = int(rng.integers(0, w - crop_w + 1))
+        crop = (top, left, crop_h, crop_w)
+        h, w = crop_h, crop_w
+    resize = int(cfg.scales[int(rng.integers(len(cfg.scales)))])
+    h, w = resized_hw(h, w, resize, cfg.max_size)
+    hsv = rng.uniform(-1, 1, 3) * np.asarray(cfg.hsv_gains, np.float64)
+    hsv *= rng.integers(0, 2, 3)
+    hsv = tuple(int(v) for v in hsv.astype(np.int16))
+    reverse = bool(rng.random() < cfg.reverse_clip_prob)
+    return AugmentParams(flip, shift, crop_resize, crop, resize, hsv, reverse), (h, w)
+
+
+def augment_clip(clip: Clip, params: AugmentParams, cfg: AugmentConfig) -> Clip:
+    """Official training transform on uint8 frames; boxes end normalized cxcywh.
+
+    Images stay uint8 here: `pad_clips` normalizes them while writing into the batch.
+    """
+    if params.flip:
+        hflip(clip)
+    if params.shift is not None:
+        shift(clip, *params.shift)
+    if params.crop is None:
+        resize(clip, params.resize, cfg.max_size)
+    else:
+        resize(clip, params.crop_resize, None)
+        crop(clip, *params.crop, overflow=cfg.overflow_bbox)
+        resize(clip, params.resize, cfg.max_size)
+    hsv_jitter(clip, params.hsv)
+    normalize_boxes(clip)
+    if params.reverse:
+        clip.reverse()
+    return clip
+
+
+def hflip(clip: Clip) -> None:
+    """Official MultiRandomHorizontalFlip (when drawn): x1, x2 -> w - x2, w - x1."""
+    for t, img in enumerate(clip.images):
+        w = img.shape[1]
+        clip.images[t] = img[:, ::-1]
+        b = clip.boxes[t]
+        clip.boxes[t] = np.stack([w - b[:, 2], b[:, 1], w - b[:, 0], b[:, 3]], 1).astype(np.float32)
 
 
 def resized_hw(h: int, w: int, size: int, max_size: int | None) -> tuple[int, int]:
@@ -151,10 +222,8 @@ def _resize_image(img: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(img), (new_w, new_h), interpolation=interp)
 
 
-def random_resize(
-    clip: Clip, rng: np.random.Generator, sizes: tuple[int, ...], max_size: int | None
-) -> None:
-    size = int(sizes[int(rng.integers(len(sizes)))])
+def resize(clip: Clip, size: int, max_size: int | None) -> None:
+    """Official MultiRandomResize for a drawn short side; boxes scale with the image."""
     for t, img in enumerate(clip.images):
         h, w = img.shape[:2]
         new_h, new_w = resized_hw(h, w, size, max_size)
@@ -171,20 +240,11 @@ def _crop_boxes(clip: Clip, t: int, top: int, left: int, h: int, w: int, overflo
     clip.select(t, keep)
 
 
-def random_crop(
-    clip: Clip, rng: np.random.Generator, min_size: int, max_size: int, overflow: bool
-) -> None:
-    """Official MultiRandomCrop: one crop window for the whole clip."""
-    h, w = clip.images[0].shape[:2]
-    # The official randint(min_size, min(side, max_size)) fails when a side is below min_size;
-    # here the crop then takes the whole side.
-    crop_w = int(rng.integers(min(min_size, w), min(w, max_size) + 1))
-    crop_h = int(rng.integers(min(min_size, h), min(h, max_size) + 1))
-    top = int(rng.integers(0, h - crop_h + 1))
-    left = int(rng.integers(0, w - crop_w + 1))
+def crop(clip: Clip, top: int, left: int, h: int, w: int, *, overflow: bool) -> None:
+    """Official MultiRandomCrop: one window for the whole clip; objects left empty dropped."""
     for t, img in enumerate(clip.images):
-        clip.images[t] = img[top : top + crop_h, left : left + crop_w]
-        _crop_boxes(clip, t, top, left, crop_h, crop_w, overflow)
+        clip.images[t] = img[top : top + h, left : left + w]
+        _crop_boxes(clip, t, top, left, h, w, overflow)
 
 
 def _crop_with_zeros(img: np.ndarray, top: int, left: int, h: int, w: int) -> np.ndarray:
@@ -197,14 +257,12 @@ def _crop_with_zeros(img: np.ndarray, top: int, left: int, h: int, w: int) -> np
     return out
 
 
-def random_shift(clip: Clip, rng: np.random.Generator, max_shift: int) -> None:
+def shift(clip: Clip, x_shift: int, y_shift: int, reverse: bool) -> None:
     """Official MultiRandomShift (CrowdHuman): frame t is a shifted, re-zoomed frame t - 1.
 
     Quirk kept: x_max = max(w, w - x_shift), so only a negative x shift moves the window.
     """
     h, w = clip.images[0].shape[:2]
-    x_shift = math.ceil(max_shift * rng.random()) * (1 if rng.standard_normal() > 0 else -1)
-    y_shift = math.ceil(max_shift * rng.random()) * (1 if rng.standard_normal() > 0 else -1)
     y_min, y_max = max(0, -y_shift), min(h, h - y_shift)
     x_min, x_max = max(0, -x_shift), max(w, w - x_shift)
     top, left, rh, rw = int(y_min), int(x_min), int(y_max - y_min), int(x_max - x_min)
@@ -218,15 +276,12 @@ def random_shift(clip: Clip, rng: np.random.Generator, max_shift: int) -> None:
         clip.boxes[t] = clamped.reshape(-1, 4)[keep]
         clip.ids[t] = clip.ids[t - 1][keep]
         clip.labels[t] = clip.labels[t - 1][keep]
-    if rng.standard_normal() > 0:
+    if reverse:
         clip.reverse()
 
 
-def hsv_jitter(clip: Clip, rng: np.random.Generator, gains: tuple[int, int, int]) -> None:
+def hsv_jitter(clip: Clip, augs: tuple[int, int, int]) -> None:
     """Official MultiHSV (from YOLOX), including the RGB->HSV->RGB round trip."""
-    augs = rng.uniform(-1, 1, 3) * np.asarray(gains, np.float64)
-    augs *= rng.integers(0, 2, 3)
-    augs = augs.astype(np.int16)
     for t, img in enumerate(clip.images):
         hsv = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2HSV).astype(np.int16)
         hsv[..., 0] = (hsv[..., 0] + augs[0]) % 180
@@ -250,30 +305,6 @@ def normalize_boxes(clip: Clip) -> None:
             1,
         )
         clip.boxes[t] = (cxcywh / np.array([w, h, w, h], np.float32)).astype(np.float32)
-
-
-def augment_clip(
-    clip: Clip, rng: np.random.Generator, cfg: AugmentConfig, *, static: bool = False
-) -> Clip:
-    """Official training transform on uint8 frames; boxes end normalized cxcywh.
-
-    Images stay uint8 here: `pad_clips` normalizes them while writing into the batch. With
-    static=True (CrowdHuman pseudo-clips) the official MultiRandomShift runs after the flip.
-    """
-    hflip(clip, rng, cfg.hflip_prob)
-    if static:
-        random_shift(clip, rng, cfg.shift_max)
-    if rng.random() < cfg.select_prob:
-        random_resize(clip, rng, cfg.scales, cfg.max_size)
-    else:
-        random_resize(clip, rng, cfg.crop_resize_scales, None)
-        random_crop(clip, rng, cfg.crop_min_size, cfg.crop_max_size, cfg.overflow_bbox)
-        random_resize(clip, rng, cfg.scales, cfg.max_size)
-    hsv_jitter(clip, rng, cfg.hsv_gains)
-    normalize_boxes(clip)
-    if rng.random() < cfg.reverse_clip_prob:
-        clip.reverse()
-    return clip
 
 
 def normalize_image(img: np.ndarray, mean, std, out: np.ndarray | None = None) -> np.ndarray:
@@ -301,11 +332,18 @@ def choose_bucket(
     )
 
 
-def pad_clips(clips: list[Clip], cfg: PadConfig, mean, std) -> dict[str, np.ndarray]:
-    """B clips of T uint8 frames -> fixed-shape arrays (see pipeline.py for the keys)."""
+def pad_clips(
+    clips: list[Clip], cfg: PadConfig, mean, std, bucket: tuple[int, int] | None = None
+) -> dict[str, np.ndarray]:
+    """B clips of T uint8 frames -> fixed-shape arrays (see pipeline.py for the keys).
+
+    bucket: the (H, W) to pad to; default the first of cfg.buckets that holds these clips.
+    """
     b, t = len(clips), len(clips[0].images)
     sizes = [img.shape[:2] for c in clips for img in c.images]
-    bh, bw = choose_bucket(sizes, cfg.buckets)
+    bh, bw = bucket or choose_bucket(sizes, cfg.buckets)
+    if max(h for h, _ in sizes) > bh or max(w for _, w in sizes) > bw:
+        raise ValueError(f"frames {sizes} do not fit the pad bucket {(bh, bw)}")
     m = cfg.max_objects
     images = np.zeros((b, t, bh, bw, 3), np.float32)
     pad_mask = np.ones((b, t, bh, bw), bool)
