@@ -38,6 +38,7 @@ import functools
 import cv2
 import grain.python as grain
 import numpy as np
+from absl import flags
 
 from data_pipeline import builders, mot_files, sampling, transforms
 from data_pipeline.mot_files import DataFormatError
@@ -257,6 +258,10 @@ def build_train_loader(
         num_epochs=num_epochs,
     )
     source = ClipBatchSource(plan, augment, pad)
+    if num_workers > 0 and not flags.FLAGS.is_parsed():
+        # grain's worker processes read absl flags; outside absl.app (tests, notebooks) they are
+        # unparsed, so take their defaults.
+        flags.FLAGS.mark_as_parsed()
     loader = grain.DataLoader(
         data_source=source,
         sampler=grain.IndexSampler(

@@ -13,8 +13,8 @@ Boxes are xyxy pixels until step 4. A crop clamps boxes to the crop and drops ob
 area left (overflow_bbox=True keeps the unclamped box of a kept object, as the official option).
 
 Differences from the official code, all outside what a box or id depends on: images are resized
-with OpenCV (INTER_AREA when shrinking, INTER_LINEAR when growing) instead of PIL bilinear, so
-pixels differ slightly; random numbers come from a numpy Generator (seeded per clip), not
+with OpenCV INTER_LINEAR instead of PIL bilinear (which antialiases when shrinking; the shrink
+factors here are >= ~0.5), so pixels differ slightly; random numbers come from a numpy Generator (seeded per clip), not
 Python's `random`/torch.
 
 Static shapes (`pad_clips`): every frame of a batch is padded with zeros at the bottom/right to
@@ -198,7 +198,7 @@ def hflip(clip: Clip) -> None:
     """Official MultiRandomHorizontalFlip (when drawn): x1, x2 -> w - x2, w - x1."""
     for t, img in enumerate(clip.images):
         w = img.shape[1]
-        clip.images[t] = img[:, ::-1]
+        clip.images[t] = cv2.flip(np.ascontiguousarray(img), 1)
         b = clip.boxes[t]
         clip.boxes[t] = np.stack([w - b[:, 2], b[:, 1], w - b[:, 0], b[:, 3]], 1).astype(np.float32)
 
@@ -215,11 +215,9 @@ def resized_hw(h: int, w: int, size: int, max_size: int | None) -> tuple[int, in
 
 
 def _resize_image(img: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    if (h, w) == (new_h, new_w):
+    if img.shape[:2] == (new_h, new_w):
         return img
-    interp = cv2.INTER_AREA if new_h * new_w < h * w else cv2.INTER_LINEAR
-    return cv2.resize(np.ascontiguousarray(img), (new_w, new_h), interpolation=interp)
+    return cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
 
 
 def resize(clip: Clip, size: int, max_size: int | None) -> None:
@@ -281,13 +279,18 @@ def shift(clip: Clip, x_shift: int, y_shift: int, reverse: bool) -> None:
 
 
 def hsv_jitter(clip: Clip, augs: tuple[int, int, int]) -> None:
-    """Official MultiHSV (from YOLOX), including the RGB->HSV->RGB round trip."""
+    """Official MultiHSV (from YOLOX), including the RGB->HSV->RGB round trip.
+
+    The official int16 arithmetic ((h + dh) % 180, clip(s + ds), clip(v + dv)) is applied as one
+    per-channel lookup table, which gives the same uint8 values.
+    """
+    v = np.arange(256, dtype=np.int16)
+    lut = np.stack(
+        [(v + augs[0]) % 180, np.clip(v + augs[1], 0, 255), np.clip(v + augs[2], 0, 255)], -1
+    ).astype(np.uint8)[None]  # (1, 256, 3)
     for t, img in enumerate(clip.images):
-        hsv = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2HSV).astype(np.int16)
-        hsv[..., 0] = (hsv[..., 0] + augs[0]) % 180
-        hsv[..., 1] = np.clip(hsv[..., 1] + augs[1], 0, 255)
-        hsv[..., 2] = np.clip(hsv[..., 2] + augs[2], 0, 255)
-        clip.images[t] = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+        clip.images[t] = cv2.cvtColor(cv2.LUT(hsv, lut), cv2.COLOR_HSV2RGB)
 
 
 def normalize_boxes(clip: Clip) -> None:
@@ -308,13 +311,16 @@ def normalize_boxes(clip: Clip) -> None:
 
 
 def normalize_image(img: np.ndarray, mean, std, out: np.ndarray | None = None) -> np.ndarray:
-    """uint8 RGB (H, W, 3) -> float32 (x / 255 - mean) / std, written into out if given."""
-    scale = (1.0 / (255.0 * np.asarray(std, np.float32))).astype(np.float32)
-    offset = (-np.asarray(mean, np.float32) / np.asarray(std, np.float32)).astype(np.float32)
+    """uint8 RGB (H, W, 3) -> float32 x * (1 / (255 std)) - mean / std, into out if given."""
+    std = np.asarray(std, np.float32)
+    scale = (1.0 / (255.0 * std)).astype(np.float32)
+    offset = (-np.asarray(mean, np.float32) / std).astype(np.float32)
+    f = img.astype(np.float32)
+    cv2.multiply(f, (*map(float, scale), 0.0), dst=f)
+    cv2.add(f, (*map(float, offset), 0.0), dst=f)
     if out is None:
-        out = np.empty(img.shape, np.float32)
-    np.multiply(img, scale, out=out, casting="unsafe")
-    out += offset
+        return f
+    out[...] = f
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -317,3 +318,21 @@ def test_loader_is_deterministic_resumable_and_sharded(synth_root):
         np.testing.assert_array_equal(np.concatenate([halves[0][k], halves[1][k]]), v)
     other_seed = next(iter(_loader(synth_root, seed=4)[0]))
     assert not np.array_equal(other_seed["frame_indices"], first[0]["frame_indices"])
+
+
+def test_hsv_lookup_table_equals_the_official_int16_arithmetic():
+    img = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    for augs in [(3, -20, 12), (-5, 30, -30), (0, 0, 0), (-4, 29, 0)]:
+        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.int16)
+        hsv[..., 0] = (hsv[..., 0] + augs[0]) % 180
+        hsv[..., 1] = np.clip(hsv[..., 1] + augs[1], 0, 255)
+        hsv[..., 2] = np.clip(hsv[..., 2] + augs[2], 0, 255)
+        official = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+        clip = Clip(
+            [img.copy()],
+            [np.zeros((0, 4), np.float32)],
+            [np.zeros(0, np.int32)],
+            [np.zeros(0, np.int32)],
+        )
+        transforms.hsv_jitter(clip, augs)
+        np.testing.assert_array_equal(clip.images[0], official)
