@@ -63,6 +63,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--batches", type=int, default=24)
     p.add_argument("--length", type=int, default=10, help="frames per clip (SAMPLE_LENGTHS)")
+    p.add_argument("--image-dtype", default="float32", choices=("float32", "uint8"))
     p.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "sambamotr_bench_data"))
     a = p.parse_args()
 
@@ -77,7 +78,7 @@ def main() -> None:
         a.out,
         sampler=sampler,
         augment=dp.AugmentConfig(),
-        pad=dp.PadConfig(),
+        pad=dp.PadConfig(image_dtype=a.image_dtype),
         batch_size=1,
         seed=0,
         num_workers=a.workers,
@@ -97,6 +98,7 @@ def main() -> None:
             {
                 "benchmark": "data_pipeline",
                 "workers": a.workers,
+                "image_dtype": a.image_dtype,
                 "cpu_count": os.cpu_count(),
                 "clip_length": a.length,
                 "frame": "1920x1080 jpeg",

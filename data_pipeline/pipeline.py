@@ -228,6 +228,7 @@ def build_train_loader(
     split: str = "train",
     prepared_dir: str | None = None,
     worker_buffer_size: int = 2,
+    read_threads: int = 1,
 ) -> tuple[grain.DataLoader, ClipPlan]:
     """The grain DataLoader of this process's batches and its ClipPlan (steps per epoch).
 
@@ -240,6 +241,8 @@ def build_train_loader(
       batch_size: clips per batch on this process.
       shard: (process_index, process_count), e.g. (jax.process_index(), jax.process_count()).
       num_workers: grain worker processes (0 = in the calling process).
+      worker_buffer_size: batches each worker keeps ready.
+      read_threads: threads (and batches in flight) per worker, or in the calling process.
     """
     sampler = sampler or SamplerConfig()
     augment = augment or AugmentConfig()
@@ -273,6 +276,9 @@ def build_train_loader(
         ),
         worker_count=num_workers,
         worker_buffer_size=worker_buffer_size,
+        # A batch is already the unit of work (and ~150 MB at full resolution): grain's default
+        # of 16 reader threads prefetching 500 elements per worker would hold gigabytes.
+        read_options=grain.ReadOptions(num_threads=read_threads, prefetch_buffer_size=read_threads),
     )
     return loader, plan
 

@@ -336,3 +336,15 @@ def test_hsv_lookup_table_equals_the_official_int16_arithmetic():
         )
         transforms.hsv_jitter(clip, augs)
         np.testing.assert_array_equal(clip.images[0], official)
+
+
+def test_uint8_output_normalizes_to_the_float32_batch(synth_root):
+    batch = next(iter(_loader(synth_root)[0]))
+    raw_pad = dp.PadConfig(buckets=SMALL_PAD.buckets, max_objects=8, image_dtype="uint8")
+    raw = next(iter(_loader(synth_root, pad=raw_pad)[0]))
+    assert raw["images"].dtype == np.uint8
+    for k in batch:
+        if k != "images":
+            np.testing.assert_array_equal(raw[k], batch[k])
+    again = transforms.normalize_images(raw["images"], raw["pad_mask"])
+    np.testing.assert_allclose(again, batch["images"], atol=1e-5)
