@@ -3,7 +3,8 @@
     it = build_train_iterator("dancetrack", root, batch_size=1, seed=42, shard=(pid, nproc),
                               num_workers=4, num_epochs=20)
     batch = next(it)            # dict of numpy arrays, fixed shapes (below)
-    state = it.get_state()      # bytes; it.set_state(state) resumes exactly after that batch
+    state = it.get_state()      # {"step": 1}; it.set_state(state) resumes after that batch,
+                                # with any num_workers (build_train_iterator(start_step=...))
 
 Epochs: the whole run (num_epochs) is one grain index space of batches. Epoch e has its own clip
 list (the official `set_epoch`: stage lengths/intervals), shuffled by a permutation seeded from
@@ -124,17 +125,18 @@ class ClipPlan:
 class ClipBatchSource(grain.RandomAccessDataSource):
     """Random access to this process's training batches: index -> padded batch dict."""
 
-    def __init__(self, plan: ClipPlan, augment: AugmentConfig, pad: PadConfig):
+    def __init__(self, plan: ClipPlan, augment: AugmentConfig, pad: PadConfig, start: int = 0):
         self.plan = plan
         self.augment = augment
         self.pad = pad
+        self.start = start  # item i is the run's batch start + i
 
     def __len__(self) -> int:
-        return len(self.plan)
+        return max(len(self.plan) - self.start, 0)
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         plan = self.plan
-        epoch, positions, rows = plan.global_batch(int(index))
+        epoch, positions, rows = plan.global_batch(self.start + int(index))
         stage = sampling.stage_for_epoch(plan.sampler, epoch)
         # Draw every clip's frames and augmentation for the whole global batch (cheap, no
         # pixels), so that all processes pad to the same bucket.
@@ -167,7 +169,7 @@ class ClipBatchSource(grain.RandomAccessDataSource):
         return out
 
     def __repr__(self) -> str:
-        return f"ClipBatchSource(batches={len(self)})"
+        return f"ClipBatchSource(batches={len(self.plan)}, start={self.start})"
 
 
 def load_clip(records: builders.SplitRecords, seq: int, frames: list[int]) -> Clip:
@@ -229,6 +231,7 @@ def build_train_loader(
     prepared_dir: str | None = None,
     worker_buffer_size: int = 2,
     read_threads: int = 1,
+    start_step: int = 0,
 ) -> tuple[grain.DataLoader, ClipPlan]:
     """The grain DataLoader of this process's batches and its ClipPlan (steps per epoch).
 
@@ -243,6 +246,7 @@ def build_train_loader(
       num_workers: grain worker processes (0 = in the calling process).
       worker_buffer_size: batches each worker keeps ready.
       read_threads: threads (and batches in flight) per worker, or in the calling process.
+      start_step: first batch of the run to produce (resume at a training step).
     """
     sampler = sampler or SamplerConfig()
     augment = augment or AugmentConfig()
@@ -260,7 +264,7 @@ def build_train_loader(
         process_count=process_count,
         num_epochs=num_epochs,
     )
-    source = ClipBatchSource(plan, augment, pad)
+    source = ClipBatchSource(plan, augment, pad, start=start_step)
     if num_workers > 0 and not flags.FLAGS.is_parsed():
         # grain's worker processes read absl flags; outside absl.app (tests, notebooks) they are
         # unparsed, so take their defaults.
@@ -283,7 +287,43 @@ def build_train_loader(
     return loader, plan
 
 
-def build_train_iterator(dataset_name: str, root: str, **kwargs) -> grain.PyGrainDatasetIterator:
-    """`iter()` of build_train_loader's loader: batches with get_state()/set_state()."""
-    loader, _ = build_train_loader(dataset_name, root, **kwargs)
-    return iter(loader)
+class TrainIterator:
+    """Batches of a run from a step on; its state is just the next step.
+
+    get_state() -> {"step": n}; set_state(state) restarts the grain loader at batch n. A batch
+    depends only on (seed, step), not on the worker count, so a run can resume with other
+    num_workers (grain's own iterator state cannot). `plan.steps_per_epoch` gives the epochs.
+    """
+
+    def __init__(self, make_loader, plan: ClipPlan, step: int = 0):
+        self._make_loader = make_loader
+        self.plan = plan
+        self.step = step
+        self._it = iter(make_loader(step))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        batch = next(self._it)
+        self.step += 1
+        return batch
+
+    def get_state(self) -> dict:
+        return {"step": self.step}
+
+    def set_state(self, state: dict) -> None:
+        self.step = int(state["step"])
+        self._it = iter(self._make_loader(self.step))
+
+
+def build_train_iterator(
+    dataset_name: str, root: str, *, start_step: int = 0, **kwargs
+) -> TrainIterator:
+    """The run's batches as a TrainIterator; arguments as build_train_loader."""
+    _, plan = build_train_loader(dataset_name, root, **kwargs)
+
+    def make_loader(step: int) -> grain.DataLoader:
+        return build_train_loader(dataset_name, root, start_step=step, **kwargs)[0]
+
+    return TrainIterator(make_loader, plan, start_step)

@@ -348,3 +348,21 @@ def test_uint8_output_normalizes_to_the_float32_batch(synth_root):
             np.testing.assert_array_equal(raw[k], batch[k])
     again = transforms.normalize_images(raw["images"], raw["pad_mask"])
     np.testing.assert_allclose(again, batch["images"], atol=1e-5)
+
+
+def test_worker_processes_give_the_same_batches_and_resume_across_worker_counts(synth_root):
+    kw = dict(sampler=SAMPLER, augment=SMALL_AUG, pad=SMALL_PAD, batch_size=2, seed=3, num_epochs=2)
+    in_process = dp.build_train_iterator("synthetic", synth_root, **kw)
+    workers = dp.build_train_iterator("synthetic", synth_root, num_workers=2, **kw)
+    for _ in range(3):
+        a, b = next(in_process), next(workers)
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    state = workers.get_state()
+    assert state == {"step": 3}
+    fourth = next(workers)
+    resumed = dp.build_train_iterator("synthetic", synth_root, **kw)
+    resumed.set_state(state)
+    for k, v in next(resumed).items():
+        np.testing.assert_array_equal(v, fourth[k])
+    assert resumed.get_state() == {"step": 4} and resumed.plan.steps_per_epoch == [16, 15]
