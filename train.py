@@ -25,6 +25,22 @@ flags.mark_flags_as_required(["config", "workdir"])
 FLAGS = flags.FLAGS
 
 
+def parse_flags(argv):
+    """absl flag parsing; a bad --config override (a typo, a wrong type) exits with its message."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as err:
+        sys.exit(f"train.py: error: {err}\nPass --helpfull to list the flags.")
+    except (AttributeError, KeyError, TypeError, ValueError) as err:
+        message = err
+        while isinstance(message, BaseException) and message.args:
+            message = message.args[0]  # ml_collections nests the KeyError with its hint
+        sys.exit(
+            f"train.py: error: bad --config override: {message}\n"
+            "Config fields are listed in the config file and configs/common.py."
+        )
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -44,4 +60,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

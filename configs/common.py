@@ -168,6 +168,9 @@ def loss_config() -> ml_collections.ConfigDict:
     w.aux_weights = (1.0, 1.0, 1.0, 1.0, 1.0)  # per auxiliary decoder layer (AUX_LOSS_WEIGHT)
     w.focal_alpha = 0.25  # focal loss alpha (official constant)
     w.focal_gamma = 2.0  # focal loss gamma (official constant)
+    # Hungarian solver: 'scipy' (host callback, float64 as the official code) | 'jax' (exact
+    # on-device solver, float32; no host round trip, cacheable compilation).
+    w.assignment = "scipy"
     return w
 
 

@@ -51,6 +51,7 @@ def get_config():
     t.log_every = 1
     t.checkpoint_every = 2
     c.loss.aux_weights = (1.0,)  # dec_layers - 1 auxiliary layers
+    c.loss.assignment = "jax"  # no host callback: the persistent compilation cache applies
     c.optim.only_train_query_updater_after = 1
     c.eval.every_epochs = 0
     return c
