@@ -12,6 +12,7 @@ jax.distributed.initialize() (cluster settings from the environment) before anyt
 
 from __future__ import annotations
 
+import logging as py_logging
 import sys
 
 from absl import app, flags, logging
@@ -23,6 +24,14 @@ flags.DEFINE_bool("multihost", False, "Call jax.distributed.initialize() (one pr
 flags.mark_flags_as_required(["config", "workdir"])
 
 FLAGS = flags.FLAGS
+
+
+class _QuietLibraries(py_logging.Filter):
+    """Drops the INFO lines of Orbax and tfds (several per checkpoint); warnings pass."""
+
+    def filter(self, record):
+        noisy = any(part in record.pathname for part in ("/orbax/", "/tensorflow_datasets/"))
+        return record.levelno >= py_logging.WARNING or not noisy
 
 
 def parse_flags(argv):
@@ -52,6 +61,7 @@ def main(argv):
     from sambamotr_jax.mot_files import InputError
 
     logging.set_verbosity(logging.INFO)
+    logging.get_absl_handler().addFilter(_QuietLibraries())
     try:
         result = train_lib.train_and_evaluate(FLAGS.config, FLAGS.workdir)
     except (InputError, train_lib.NonFiniteLossError) as err:

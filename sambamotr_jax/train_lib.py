@@ -226,7 +226,12 @@ def initial_state(config, model, tx, abstract_state, sharding, log):
             config.train.init_from, config.model.to_dict(), template
         )
     except (FileNotFoundError, ValueError) as err:
-        raise InputError(f"--config.train.init_from={config.train.init_from}: {err}") from err
+        raise InputError(
+            f"--config.train.init_from={config.train.init_from}: {err}\nMake the checkpoint "
+            "for this config with `python -m sambamotr_jax.convert --checkpoint=WEIGHTS.pth "
+            "--config=<this config> --output=DIR` (COCO Deformable-DETR / DAB weights), or leave "
+            "init_from empty to train from scratch."
+        ) from err
     log(f"Initializing from the converted checkpoint {config.train.init_from}")
     make = lambda v: _new_state(model, tx, v, state_rng)
     return jax.jit(make, out_shardings=out_shardings)(variables)
