@@ -26,6 +26,7 @@ import signal
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import data_pipeline
@@ -251,7 +252,9 @@ class StepFunctions:
             state_sh, batch_sh, metric_sh = self.shardings
 
             def step(state, batch):
-                return step_lib.train_step(self.model, self.tx, state, batch, cfg)
+                state, metrics = step_lib.train_step(self.model, self.tx, state, batch, cfg)
+                finite = [jnp.isfinite(x).all() for x in jax.tree.leaves(state.params)]
+                return state, dict(metrics, params_finite=jnp.stack(finite).all())
 
             self._compiled[cfg] = jax.jit(
                 step,
@@ -266,8 +269,31 @@ class StepFunctions:
 # Evaluation.
 
 
-def evaluate(config, state, step: int, workdir: pathlib.Path, root: str) -> dict[str, float]:
-    """Tracks `config.eval.split` with the current parameters and scores it (process 0).
+def eval_split(config, root: str) -> tuple[pathlib.Path, pathlib.Path | None] | None:
+    """(split folder, seqmap) of periodic evaluation, None when it is off.
+
+    Raises:
+      InputError: evaluation is on but the split is not there (checked before training).
+    """
+    if not (config.eval.every_epochs or config.eval.every_steps):
+        return None
+    key = data_files.canonical_name(config.data.dataset)
+    try:
+        split_dir, seqmap = eval_lib.split_paths(
+            data_files.dataset_dir(key, root), "", config.eval.split
+        )
+    except InputError as err:
+        raise InputError(
+            f"periodic evaluation: {err}; choose --config.eval.split, or turn evaluation off "
+            "with --config.eval.every_epochs=0 --config.eval.every_steps=0"
+        ) from err
+    if config.eval.seqmap:
+        seqmap = pathlib.Path(config.eval.seqmap)
+    return split_dir, seqmap
+
+
+def evaluate(config, state, step: int, workdir: pathlib.Path, split) -> dict[str, float]:
+    """Tracks the eval split with the current parameters and scores it (on process 0).
 
     The parameters are written as a converted checkpoint `exports/step_<N>/` (what eval.py and
     track.py read), then `eval_lib.run_split` tracks and scores the split into
@@ -281,12 +307,7 @@ def evaluate(config, state, step: int, workdir: pathlib.Path, root: str) -> dict
     export = workdir / "exports" / f"step_{step}"
     if not (export / checkpoints.MODEL_JSON).exists():
         checkpoints.save_variables(export, variables, config.model.to_dict())
-    key = data_files.canonical_name(config.data.dataset)
-    split_dir, seqmap = eval_lib.split_paths(
-        data_files.dataset_dir(key, root), "", config.eval.split
-    )
-    if config.eval.seqmap:
-        seqmap = pathlib.Path(config.eval.seqmap)
+    split_dir, seqmap = split
     scores = eval_lib.run_split(
         lambda: track_lib.make_track_fn(config, str(export)),
         split_dir,
@@ -329,8 +350,21 @@ class _StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
+def first_non_finite(host: list[tuple[int, dict]]) -> tuple[int, str, float] | None:
+    """The first (step, metric, value) among the fetched steps whose loss, gradient norm or
+    parameters are not finite; None when all are."""
+    for step, metrics in host:
+        for name in ("total_loss", "loss", "grad_norm", "params_finite"):
+            if name in metrics and not math.isfinite(float(metrics[name])):
+                return step, name, float(metrics[name])
+            if name == "params_finite" and name in metrics and not bool(metrics[name]):
+                return step, "parameters", float("nan")
+    return None
+
+
 def _mean_scalars(host: list[tuple[int, dict]]) -> dict[str, float]:
     keys = host[-1][1].keys()
+    keys = [k for k in keys if k != "params_finite"]
     out = {k: float(np.mean([np.asarray(m[k], np.float64) for _, m in host])) for k in keys}
     out.setdefault("loss", out.get("total_loss"))  # train_step names the total `total_loss`
     return out
@@ -354,6 +388,7 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
     # Workdir and data.
     check_workdir(config, workdir)
     root = data_root(config, workdir)
+    split = eval_split(config, root)
 
     # Mesh: one replica per device, the global batch split over the data axis.
     mesh = mesh_lib.make_mesh(config.mesh.data)
@@ -416,16 +451,15 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
             return
         host = jax.device_get(pending)
         pending = []
-        for s, m in host:
-            loss = float(m["loss"] if "loss" in m else m["total_loss"])
-            if not math.isfinite(loss):
-                good = ckpt.latest_step()
-                ckpt.wait()
-                raise NonFiniteLossError(
-                    f"loss is {loss} at step {s}; training stopped. The last good "
-                    f"checkpoint is step {good} in {ckpt.directory} (lower --config.optim.lr, or "
-                    "check the data of that step)"
-                )
+        bad = first_non_finite(host)
+        if bad is not None:
+            good = ckpt.latest_step()
+            ckpt.wait()
+            raise NonFiniteLossError(
+                f"{bad[1]} is {bad[2]} at step {bad[0]}; training stopped. The last good "
+                f"checkpoint is step {good} in {ckpt.directory} (lower --config.optim.lr, or "
+                "check the data of that step)"
+            )
         now = time.perf_counter()
         seconds = (now - tick) / max(host[-1][0] - tick_step, 1)
         scalars = _mean_scalars(host)
@@ -458,10 +492,11 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
                 if step % config.train.checkpoint_every == 0 or epoch_end or stopping:
                     save()
                 every_epochs, every_steps = config.eval.every_epochs, config.eval.every_steps
-                if (every_steps and step % every_steps == 0) or (
-                    epoch_end and every_epochs and (epoch + 1) % every_epochs == 0
+                if split and (
+                    (every_steps and step % every_steps == 0)
+                    or (epoch_end and every_epochs and (epoch + 1) % every_epochs == 0)
                 ):
-                    last_eval = evaluate(config, state, step, workdir, root)
+                    last_eval = evaluate(config, state, step, workdir, split)
                     if last_eval:
                         logger.write_eval(step, last_eval)
                         logger.message(f"step {step}: HOTA {last_eval.get('HOTA')} ({last_eval})")

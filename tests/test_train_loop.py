@@ -161,3 +161,15 @@ def test_init_checkpoint_that_does_not_fit(tmp_path):
         InputError, match=r"does not fit the model(.|\n)*missing params/detector(.|\n)*convert"
     ):
         train_lib.train_and_evaluate(config, tmp_path / "c")
+
+
+def test_first_non_finite_names_the_step():
+    ok = {"total_loss": 3.0, "grad_norm": 10.0, "params_finite": True}
+    assert train_lib.first_non_finite([(1, ok), (2, ok)]) is None
+    bad_grad = dict(ok, grad_norm=float("inf"))
+    bad_loss = dict(ok, total_loss=float("nan"))
+    found = train_lib.first_non_finite([(4, ok), (5, bad_grad), (6, bad_loss)])
+    assert found == (5, "grad_norm", float("inf"))
+    step, name, value = train_lib.first_non_finite([(7, bad_loss)])
+    assert (step, name) == (7, "total_loss") and np.isnan(value)
+    assert train_lib.first_non_finite([(9, dict(ok, params_finite=False))])[:2] == (9, "parameters")
