@@ -79,7 +79,7 @@ def tracker_config() -> ml_collections.ConfigDict:
 
 def data_config() -> ml_collections.ConfigDict:
     d = ml_collections.ConfigDict()
-    d.dataset = "DanceTrack"  # DanceTrack | SportsMOT | BFT | MOT17 | BDD100K | Synthetic
+    d.dataset = "DanceTrack"  # DanceTrack | SportsMOT | BFT | MOT17 | BDD100K | SyntheticMOT (the folder name)
     d.root = ""  # folder holding <dataset>/{train,val,test}/...; required for real datasets
     d.prepared_dir = ""  # where training records are prepared; '' = <root>/tfds_prepared
     d.num_workers = 4  # grain worker processes feeding training batches (official NUM_WORKERS)
@@ -117,6 +117,8 @@ def data_config() -> ml_collections.ConfigDict:
     d.synthetic.width = 128  # frame width in pixels
     d.synthetic.height = 96  # frame height in pixels
     d.synthetic.num_frames = 64  # frames per sequence
+    d.synthetic.object_height = (18, 30)  # range of object heights in pixels
+    d.synthetic.speed = (0.6, 2.0)  # range of object speeds in pixels per frame
     d.synthetic.train_seqs = 4  # training sequences
     d.synthetic.val_seqs = 2  # validation sequences
     d.synthetic.seed = 0  # generator seed

@@ -10,7 +10,7 @@ from configs import common
 
 def get_config():
     c = common.get_config()
-    c.data.dataset = "Synthetic"
+    c.data.dataset = "SyntheticMOT"
     m = c.model
     m.backbone = "resnet18"
     m.hidden_dim = 32

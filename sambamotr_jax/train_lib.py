@@ -125,6 +125,8 @@ def data_root(config, workdir: pathlib.Path) -> str:
                     width=s.width,
                     height=s.height,
                     num_frames=s.num_frames,
+                    object_height=tuple(s.object_height),
+                    speed=tuple(s.speed),
                     splits=(("train", s.train_seqs), ("val", s.val_seqs)),
                     num_classes=config.model.num_classes,
                     seed=s.seed,
