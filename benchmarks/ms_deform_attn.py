@@ -61,15 +61,19 @@ def make_inputs(case: str, levels, track_capacity: int, dtype, seed: int = 0):
     return tuple(jnp.asarray(a, dtype) for a in (value, loc, aw))
 
 
-def _time(fn, args, repeats: int, sync) -> float:
-    """Median wall time in ms over `repeats` calls after one warm-up (compile) call."""
+def _time(fn, args, repeats: int, sync) -> tuple[float, float]:
+    """Median wall time and process CPU time in ms over `repeats` calls after a warm-up call.
+
+    The CPU time (all threads of this process) is the steadier number on a shared machine.
+    """
     sync(fn(*args))
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         sync(fn(*args))
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+        walls.append((time.perf_counter() - t0) * 1e3)
+        cpus.append((time.process_time() - c0) * 1e3)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def _jax_sync(x):
@@ -80,7 +84,7 @@ def copy_bandwidth_gbs(repeats: int) -> float:
     """Read + write GB/s of an elementwise pass over 256 MiB on the default JAX device."""
     x = jnp.ones((64 * 1024 * 1024,), jnp.float32)
     scale = jax.jit(lambda a: a * 1.0001)
-    ms = _time(scale, (x,), repeats, _jax_sync)
+    ms, _ = _time(scale, (x,), repeats, _jax_sync)
     return 2 * x.nbytes / (ms * 1e-3) / 1e9
 
 
@@ -228,8 +232,10 @@ def main(argv=None) -> None:
     print(f"# {machine_description()}; jax {jax.__version__} on {jax.default_backend()}")
     print(f"# levels {levels}, M={HEADS} D={CHANNELS} P={POINTS}, dtype {args.dtype}")
     print(f"# copy bandwidth {copy_gbs:.1f} GB/s (read + write)")
-    print("| case | Q | impl | pass | ms | GB/s compulsory | GB/s gathered | % of copy |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| case | Q | impl | pass | wall ms | CPU ms | GB/s compulsory | GB/s gathered | % of copy |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
 
     for case in args.case.split(","):
         value, loc, aw = make_inputs(case, levels, args.track_capacity, dtype)
@@ -253,12 +259,12 @@ def main(argv=None) -> None:
         for name, fwd, fwd_bwd, sync, call_args in runners:
             for mode in modes:
                 fn = fwd if mode == "fwd" else fwd_bwd
-                ms = _time(fn, call_args, args.repeats, sync)
+                ms, cpu_ms = _time(fn, call_args, args.repeats, sync)
                 compulsory, gathered = traffic_bytes(value, loc, aw, mode == "fwd_bwd")
                 gbs = compulsory / (ms * 1e-3) / 1e9
                 gbs_g = gathered / (ms * 1e-3) / 1e9
                 print(
-                    f"| {case} | {q} | {name} | {mode} | {ms:.1f} | {gbs:.2f} | {gbs_g:.2f} "
+                    f"| {case} | {q} | {name} | {mode} | {ms:.1f} | {cpu_ms:.0f} | {gbs:.2f} | {gbs_g:.2f} "
                     f"| {100 * gbs / copy_gbs:.1f}% |",
                     flush=True,
                 )
