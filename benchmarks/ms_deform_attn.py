@@ -38,7 +38,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kernels import ms_deform_attn  # noqa: E402
-from kernels.ms_deform_attn import ms_deform_attn_xla_autodiff  # noqa: E402
+from kernels.ms_deform_attn import (  # noqa: E402
+    BlockSizes,
+    ms_deform_attn_pallas,
+    ms_deform_attn_xla_autodiff,
+)
 
 LEVELS = ((100, 180), (50, 90), (25, 45), (13, 23))
 HEADS, CHANNELS, POINTS = 8, 32, 4
@@ -103,11 +107,17 @@ def traffic_bytes(value, loc, aw, backward: bool) -> tuple[int, int]:
 
 
 def jax_fns(impl: str, levels):
-    """impl: 'xla', 'pallas' or 'xla_autodiff' (the xla forward with autodiff gradients)."""
+    """impl: 'xla' or 'pallas' (the dispatcher), or a variant: 'xla_autodiff' (the xla forward
+    with autodiff gradients), 'pallas_atomic' / 'pallas_scatter' (the kernel with that value
+    gradient; interpret mode off GPU)."""
+    interpret = jax.default_backend() != "gpu"
 
     def op(v, x, a):
         if impl == "xla_autodiff":
             return ms_deform_attn_xla_autodiff(v, levels, x, a)
+        if impl.startswith("pallas_"):
+            blocks = BlockSizes(value_grad=impl.removeprefix("pallas_"))
+            return ms_deform_attn_pallas(v, levels, x, a, blocks, interpret)
         return ms_deform_attn(v, levels, x, a, implementation=impl)
 
     fwd = jax.jit(op)
@@ -154,7 +164,7 @@ def torch_fns(levels, device: str):
             torch.cuda.synchronize()
 
     def to_torch(a, grad: bool):
-        t = torch.from_numpy(np.asarray(a, np.float32)).to(device)
+        t = torch.from_numpy(np.array(a, np.float32)).to(device)
         return t.requires_grad_(grad)
 
     def run_fwd(v, x, a):
@@ -214,7 +224,11 @@ def machine_description() -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--impl", default="xla", help="comma list of xla,pallas,xla_autodiff")
+    parser.add_argument(
+        "--impl",
+        default="xla",
+        help="comma list of xla, pallas, xla_autodiff, pallas_atomic, pallas_scatter",
+    )
     parser.add_argument("--case", default="encoder,decoder", help="comma list of encoder,decoder")
     parser.add_argument("--mode", default="fwd,fwd_bwd", help="comma list of fwd,fwd_bwd")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
@@ -248,7 +262,6 @@ def main(argv=None) -> None:
             import torch
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
-            torch.set_num_threads(max(1, torch.get_num_threads()))
             fwd, fwd_bwd, sync, to_torch = torch_fns(levels, device)
             targs = tuple(to_torch(a, True) for a in (value, loc, aw))
             if args.with_torch_reference:
