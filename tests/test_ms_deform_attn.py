@@ -253,3 +253,14 @@ def test_dispatch():
     np.testing.assert_array_equal(np.asarray(default), np.asarray(explicit))
     with pytest.raises(ValueError, match="unknown ms_deform_attn implementation"):
         ms_deform_attn(value, spatial_shapes, locations, weights, implementation="cuda")
+
+
+def test_pallas_rejects_inconsistent_shapes():
+    spatial_shapes, *dims = CASES[0]
+    value, locations, weights = make_inputs(spatial_shapes, *dims)
+    with pytest.raises(ValueError, match="levels"):
+        ms_deform_attn(value, spatial_shapes[:2], locations, weights, implementation="pallas")
+    with pytest.raises(ValueError, match="tokens"):
+        ms_deform_attn(value[:, 1:], spatial_shapes, locations, weights, implementation="pallas")
+    with pytest.raises(ValueError, match="power of two"):
+        ms_deform_attn_pallas(value, spatial_shapes, locations, weights, BlockSizes(block_q=12))

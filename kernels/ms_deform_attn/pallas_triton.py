@@ -181,7 +181,8 @@ def _prepare(value, spatial_shapes, sampling_locations, attention_weights, block
     return v, x, y, aw, tables, (n, s, m, d, q, nl, p, k, kp, dp, qp)
 
 
-def _specs(s, m, kp, dp, block_q):
+def _specs(s, kp, dp, block_q):
+    """BlockSpecs over the grid (n, m, query block): tables, columns, value slice, output rows."""
     table = pl.BlockSpec((kp,), lambda i, j, b: (0,))
     cols = pl.BlockSpec((None, block_q, None, kp), lambda i, j, b: (i, b, j, 0))
     val = pl.BlockSpec((None, s, None, dp), lambda i, j, b: (i, 0, j, 0))
@@ -194,7 +195,7 @@ def _forward(value, spatial_shapes, sampling_locations, attention_weights, block
         value, spatial_shapes, sampling_locations, attention_weights, blocks.block_q
     )
     n, s, m, d, q, _, _, _, kp, dp, qp = dims
-    table, cols, val, rows = _specs(s, m, kp, dp, blocks.block_q)
+    table, cols, val, rows = _specs(s, kp, dp, blocks.block_q)
     out = pl.pallas_call(
         _fwd_kernel,
         grid=(n, m, qp // blocks.block_q),
@@ -215,7 +216,7 @@ def _backward(value, spatial_shapes, sampling_locations, attention_weights, g, b
         value, spatial_shapes, sampling_locations, attention_weights, blocks.block_q
     )
     n, s, m, d, q, nl, p, k, kp, dp, qp = dims
-    table, cols, val, rows = _specs(s, m, kp, dp, blocks.block_q)
+    table, cols, val, rows = _specs(s, kp, dp, blocks.block_q)
     g = g.reshape(n, q, m, d)  # (N, Q, M, D)
     g = jnp.pad(g, ((0, 0), (0, qp - q), (0, 0), (0, dp - d)))  # (N, Qp, M, Dp)
     col_shape = jax.ShapeDtypeStruct((n, qp, m, kp), jnp.float32)
