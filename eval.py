@@ -62,6 +62,11 @@ def main(argv):
             if not FLAGS.gt_root or not FLAGS.tracker_dir:
                 raise app.UsageError("--score needs --gt_root and --tracker_dir")
             if FLAGS.format == "bdd100k":
+                if FLAGS.seqmap or FLAGS.interval not in (None, 1):
+                    raise app.UsageError(
+                        "--format=bdd100k scores every <video>.json of --gt_root at every frame; "
+                        "--seqmap and --interval are for MOT results"
+                    )
                 scores = eval_lib.score_bdd100k_results(FLAGS.gt_root, FLAGS.tracker_dir)
                 print(metrics.format_bdd100k_table(scores.summary), end="")
                 return

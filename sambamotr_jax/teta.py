@@ -360,14 +360,12 @@ def evaluate_sequence(gt: bdd100k_files.Video, result: bdd100k_files.Video) -> d
 
 def combine(counts: Sequence[Counts]) -> Counts:
     """Sums counts (over sequences, or over classes for OVERALL); association scores are
-    averaged weighted by loc_tp."""
+    averaged weighted by loc_tp. Sums run in order, as the official Python `sum`."""
     out = Counts.zeros()
     for field in ("loc_tp", "loc_fn", "loc_fp", "cls_tp", "cls_fn", "cls_fp"):
-        setattr(
-            out, field, sum(getattr(c, field) for c in counts) + np.zeros_like(getattr(out, field))
-        )
+        setattr(out, field, sum((getattr(c, field) for c in counts), getattr(out, field)))
     for field in ("assoc_a", "assoc_re", "assoc_pr"):
-        weighted = sum(getattr(c, field) * c.loc_tp for c in counts) + np.zeros(len(ALPHAS))
+        weighted = sum((getattr(c, field) * c.loc_tp for c in counts), np.zeros(len(ALPHAS)))
         setattr(out, field, weighted / np.maximum(1.0, out.loc_tp))
     return out
 
