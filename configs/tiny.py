@@ -22,5 +22,6 @@ def get_config():
     m.samba.ffn_dim = 8
     c.tracker.short_side = 64
     c.tracker.max_size = 96
-    c.tracker.max_tracks = 6
+    c.tracker.max_tracks = 4
+    c.tracker.max_tracks_limit = 16
     return c
