@@ -212,3 +212,18 @@ def test_sine_position_embedding_values():
     want_y = [np.sin(y / dim[0]), np.cos(y / dim[1]), np.sin(y / dim[2]), np.cos(y / dim[3])]
     want_x = [np.sin(x / dim[0]), np.cos(x / dim[1]), np.sin(x / dim[2]), np.cos(x / dim[3])]
     np.testing.assert_allclose(pos[0, 1, 0], want_y + want_x, atol=1e-6)
+
+
+def test_official_initialization(tiny_variables):
+    p = tiny_variables[False]["params"]
+    np.testing.assert_array_equal(p["bbox_embed_0"]["layers_2"]["bias"], [0.0, 0.0, -2.0, -2.0])
+    np.testing.assert_array_equal(p["bbox_embed_1"]["layers_2"]["bias"], [0.0] * 4)
+    np.testing.assert_array_equal(p["bbox_embed_1"]["layers_2"]["kernel"], 0.0)
+    np.testing.assert_allclose(p["class_embed_0"]["bias"], [-math.log(99)] * 2, rtol=1e-6)
+    attn = p["transformer"]["encoder"]["layers_0"]["self_attn"]
+    np.testing.assert_array_equal(attn["attention_weights"]["kernel"], 0.0)
+    # sampling offsets: head h points at angle 2*pi*h/4, normalized to the unit square, point p at p+1
+    grid = np.asarray(attn["sampling_offsets"]["bias"]).reshape(4, 4, 2, 2)  # (M, L, P, xy)
+    np.testing.assert_allclose(grid[0, 2], [[1, 0], [2, 0]], atol=1e-6)
+    np.testing.assert_allclose(grid[1, 0], [[0, 1], [0, 2]], atol=1e-6)
+    np.testing.assert_allclose(grid[2, 3], [[-1, 0], [-2, 0]], atol=1e-6)
