@@ -83,7 +83,9 @@ class Detector(nn.Module):
           outputs (B, Q, C) final decoder state, aux_queries (n_dec - 1, B, Q, C) inputs of
           decoder layers 1.. (the official aux 'queries'), aux_last_queries (B, Q, C) input of the
           last decoder layer, last_ref_pts (B, Q, 4) logit references after layer n_dec - 2,
-          init_ref_pts (B, Q, 4) logit initial references, query_mask (B, Q) True = empty slot.
+          init_ref_pts (B, Q, 4) logit initial references, query_mask (B, Q) True = empty slot,
+          det_query_embed (B, n_det_queries, track_query_dim) the detection queries (new tracks
+          start from them).
         """
         c = self.hidden_dim
         bsz = images.shape[0]
@@ -196,4 +198,5 @@ class Detector(nn.Module):
             "last_ref_pts": inverse_sigmoid(inter_references[-2]),
             "init_ref_pts": inverse_sigmoid(init_reference),
             "query_mask": query_mask,
+            "det_query_embed": query_embed[:, :nd],
         }

@@ -76,6 +76,7 @@ def test_output_shapes(use_dab, tiny_variables):
         "last_ref_pts": (2, q, 4),
         "init_ref_pts": (2, q, 4),
         "query_mask": (2, q),
+        "det_query_embed": (2, N_DET, det.track_query_dim),
     }
     assert bool(jnp.all(jnp.isfinite(out["pred_boxes"])))
     np.testing.assert_array_equal(out["query_mask"][:, N_DET:], [[False, False, True, True]] * 2)
