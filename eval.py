@@ -11,6 +11,11 @@ Score existing MOT result files of any tracker (<tracker_dir>/<seq>.txt against
 
   python eval.py --score --gt_root=DIR --tracker_dir=DIR [--seqmap=FILE] [--interval=K]
 
+Score existing BDD100K json results (<tracker_dir>/<video>.json against <gt_root>/<video>.json,
+e.g. labels/box_track_20/val; TETA, HOTA, MOTA, IDF1 into summary.json / summary.txt):
+
+  python eval.py --score --format=bdd100k --gt_root=DIR --tracker_dir=DIR
+
 --interval=K tracks and scores frames 1, 1+K, 1+2K, ... (the official EVAL_INTERVAL).
 """
 
@@ -35,6 +40,9 @@ flags.DEFINE_bool("score", False, "Only score existing result files (--gt_root, 
 flags.DEFINE_string("gt_root", None, "Scoring mode: folder of <seq>/gt/gt.txt + seqinfo.ini.")
 flags.DEFINE_string("tracker_dir", None, "Scoring mode: folder of <seq>.txt result files.")
 flags.DEFINE_string("seqmap", None, "Scoring mode: seqmap file (default: every gt sequence).")
+flags.DEFINE_enum(
+    "format", "mot", ["mot", "bdd100k"], "Scoring mode: result format (MOT text or BDD100K json)."
+)
 
 FLAGS = flags.FLAGS
 
@@ -53,6 +61,15 @@ def main(argv):
         if FLAGS.score:
             if not FLAGS.gt_root or not FLAGS.tracker_dir:
                 raise app.UsageError("--score needs --gt_root and --tracker_dir")
+            if FLAGS.format == "bdd100k":
+                if FLAGS.seqmap or FLAGS.interval not in (None, 1):
+                    raise app.UsageError(
+                        "--format=bdd100k scores every <video>.json of --gt_root at every frame; "
+                        "--seqmap and --interval are for MOT results"
+                    )
+                scores = eval_lib.score_bdd100k_results(FLAGS.gt_root, FLAGS.tracker_dir)
+                print(metrics.format_bdd100k_table(scores.summary), end="")
+                return
             scores = eval_lib.score_results(
                 FLAGS.gt_root, FLAGS.tracker_dir, seqmap=FLAGS.seqmap, interval=FLAGS.interval or 1
             )

@@ -1,7 +1,7 @@
 """Per-frame latency of the jitted tracking step, compile time and peak memory.
 
     python benchmarks/inference.py --size 256 352 --size 800 1440 [--config configs/dancetrack.py]
-        [--frames 5] [--impl xla] [--official SAMBA_REF_DIR]
+        [--frames 5] [--impl xla] [--official SAMBA_REF_DIR --official-python REFVENV/bin/python]
 
 Weights are randomly initialized: every shape is static (300 detection queries + the track
 capacity), so the time does not depend on their values. `--official DIR` also times the official
@@ -88,14 +88,14 @@ def time_size(tracker, height: int, width: int, frames: int) -> dict:
     }
 
 
-def official(ref_dir: str, sizes) -> dict:
+def official(ref_dir: str, sizes, python: str) -> dict:
     tool = ROOT.parent / "shared" / "tools" / "official_cpu_timing" / "time_official.py"
-    cmd = [sys.executable, str(tool)]
+    cmd = [python, str(tool)]
     for h, w in sizes:
         cmd += ["--size", str(h), str(w)]
     env = dict(os.environ, SAMBA_REF_DIR=ref_dir)
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout[out.stdout.index("{") :])
 
 
 def main():
@@ -107,6 +107,11 @@ def main():
     p.add_argument("--max-tracks", type=int, default=None)
     p.add_argument(
         "--official", default=None, help="official SambaMOTR checkout to time beside ours"
+    )
+    p.add_argument(
+        "--official-python",
+        default=sys.executable,
+        help="python of the environment with torch + torchvision for the official code",
     )
     args = p.parse_args()
     sizes = args.size or [[256, 352], [800, 1440]]
@@ -125,7 +130,11 @@ def main():
         "ours": [time_size(tracker, h, w, args.frames) for h, w in sizes],
     }
     if args.official:
-        result["official"] = official(args.official, sizes)
+        result["official"] = official(args.official, sizes, args.official_python)
+        result["ratio_ours_over_official"] = {
+            f"{h}x{w}": round(o["frame_s_median"] / result["official"]["forward_s"][f"{h}x{w}"], 3)
+            for (h, w), o in zip(sizes, result["ours"])
+        }
     print(json.dumps(result, indent=1))
 
 

@@ -73,7 +73,10 @@ def tracker_config() -> ml_collections.ConfigDict:
     )
     t.short_side = 800  # inference resize: shorter side (official SeqDataset image_height)
     t.max_size = 1536  # inference resize: cap on the longer side (official image_width)
-    t.max_tracks = 100  # fixed track capacity of the jitted frame step; more live tracks are dropped with a warning
+    t.max_tracks = 32  # initial track capacity of the jitted frame step (cost grows with it)
+    t.max_tracks_limit = (
+        512  # capacity doubles up to this when tracks would not fit (exact: the frame is redone)
+    )
     return t
 
 

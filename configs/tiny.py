@@ -25,9 +25,10 @@ def get_config():
     m.samba.num_layers = 2
     m.samba.num_heads = 2
     m.samba.ffn_dim = 8
-    c.tracker.short_side = 48
-    c.tracker.max_size = 64
-    c.tracker.max_tracks = 6
+    c.tracker.short_side = 64
+    c.tracker.max_size = 96
+    c.tracker.max_tracks = 4
+    c.tracker.max_tracks_limit = 16
     # Data: 64x48 synthetic frames, no rescaling, one pad bucket.
     d = c.data
     d.synthetic.width = 64

@@ -61,7 +61,11 @@ class _RawSequence:
 
 
 class _MotBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-    """Shared builder logic; subclasses say where the sequences of a split are."""
+    """Shared builder logic; subclasses say where the sequences of a split are.
+
+    The builders are not registered in the tfds catalog (no name clashes; `BUILDERS` maps our
+    dataset names to them).
+    """
 
     VERSION = tfds.core.Version(VERSION)
     DATASET_KEY = ""  # key of mot_files.DATASET_DIRS
@@ -196,26 +200,26 @@ class _SeqmapBuilder(_MotBuilder, skip_registration=True):
         return seqs
 
 
-class MotDancetrack(_SeqmapBuilder):
+class MotDancetrack(_SeqmapBuilder, skip_registration=True):
     """DanceTrack (official loader: all labels 0, check digits 1,1,1)."""
 
     DATASET_KEY = "dancetrack"
 
 
-class MotSportsmot(_SeqmapBuilder):
+class MotSportsmot(_SeqmapBuilder, skip_registration=True):
     """SportsMOT: the DanceTrack layout and rules (the official code uses the same class)."""
 
     DATASET_KEY = "sportsmot"
 
 
-class MotSynthetic(_SeqmapBuilder):
+class MotSynthetic(_SeqmapBuilder, skip_registration=True):
     """The generated dataset of data_pipeline.synthetic; class from gt column 8."""
 
     DATASET_KEY = "synthetic"
     CLASS_COLUMN = True
 
 
-class MotBft(_MotBuilder):
+class MotBft(_MotBuilder, skip_registration=True):
     """BFT: frames in <split>/<seq>/, gt in annotations_mot/<split>/<seq>.txt, digits -1,-1,-1."""
 
     DATASET_KEY = "bft"
@@ -242,7 +246,7 @@ class MotBft(_MotBuilder):
         return seqs
 
 
-class MotMot17(_MotBuilder):
+class MotMot17(_MotBuilder, skip_registration=True):
     """MOT17 train with the official ground-truth filtering and id renumbering.
 
     Only the SDP copy of each sequence is kept when the seqmap names detector copies (the three
@@ -274,7 +278,7 @@ class MotMot17(_MotBuilder):
         return seqs
 
 
-class MotCrowdhuman(_MotBuilder):
+class MotCrowdhuman(_MotBuilder, skip_registration=True):
     """CrowdHuman full-body boxes; each image is a one-frame sequence (a static pseudo-clip)."""
 
     DATASET_KEY = "crowdhuman"
@@ -297,7 +301,7 @@ class MotCrowdhuman(_MotBuilder):
         return seqs
 
 
-class MotBdd100k(_MotBuilder):
+class MotBdd100k(_MotBuilder, skip_registration=True):
     """BDD100K MOT 2020: 8 classes, crowd and other categories filtered (gen_bdd100k_gts.py)."""
 
     DATASET_KEY = "bdd100k"

@@ -21,7 +21,7 @@ import numpy as np
 
 from sambamotr_jax import checkpoints, mot_files, online_tracker, preprocess
 from sambamotr_jax import model as model_lib
-from sambamotr_jax.track_state import empty_track_state
+from sambamotr_jax.track_state import empty_track_state, grow_track_state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,8 +59,10 @@ class Tracker:
             area_thresh=float(t.area_thresh),
         )
         self.capacity = int(t.max_tracks)
+        self.max_capacity = max(int(t.max_tracks_limit), self.capacity)
+        # No donation: a frame that overflows is redone from its input state.
         self._step = online_tracker.make_frame_step(
-            self.model, self.params, return_detections=return_detections
+            self.model, self.params, return_detections=return_detections, donate=False
         )
         self.last_detections = None  # detector outputs of the last collected frame (debugging)
 
@@ -80,20 +82,48 @@ class Tracker:
         self, frames: Iterable[np.ndarray], *, interval: int = 1
     ) -> Iterator[FrameTracks]:
         """Tracks (H, W, 3) uint8 RGB frames given in order (already subsampled by `interval`:
-        frame i of the iterable is frame i * interval of the sequence)."""
+        frame i of the iterable is frame i * interval of the sequence).
+
+        The track capacity starts at `tracker.max_tracks` and doubles (up to
+        `tracker.max_tracks_limit`) whenever a frame would drop a track: that frame is then run
+        again from its saved input state with the larger capacity, so results are exact. Each
+        capacity compiles once.
+        """
         t = self.config.tracker
         state = self.new_state()
-        pending = None  # (index, results future) of the frame in flight
+        pending = None  # (index, input state, frame inputs, results) of the frame in flight
         for i, frame in enumerate(frames):
             image, mask = preprocess.preprocess_frame(frame, t.short_side, t.max_size)
-            orig_hw = np.array(frame.shape[:2], np.float32)
+            inputs = (image[None], mask[None], np.array(frame.shape[:2], np.float32))
             if pending is not None:
-                yield self._collect(*pending)
-            state, results = self._step(self.variables, state, image[None], mask[None], orig_hw)
-            pending = (i * interval, results)
+                state, collected = self._finish(*pending, state)
+                yield collected
+            previous = state
+            state, results = self._step(self.variables, state, *inputs)
+            pending = (i * interval, previous, inputs, results)
             self.state = state
         if pending is not None:
-            yield self._collect(*pending)
+            _, collected = self._finish(*pending, state)
+            yield collected
+
+    def _finish(self, index, previous, inputs, results, state):
+        """Collects a frame's results; on overflow grows the capacity and redoes the frame."""
+        r = jax.device_get(results)
+        while int(r["overflow"]) > 0 and self.capacity < self.max_capacity:
+            new_capacity = min(2 * self.capacity, self.max_capacity)
+            logging.info(
+                "frame %d: %d live tracks do not fit %d slots; capacity -> %d",
+                index + 1,
+                int(r["overflow"]) + self.capacity,
+                self.capacity,
+                new_capacity,
+            )
+            self.capacity = new_capacity
+            previous = grow_track_state(previous, new_capacity)
+            state, results = self._step(self.variables, previous, *inputs)
+            self.state = state
+            r = jax.device_get(results)
+        return state, self._collect(index, r)
 
     def track_paths(self, paths: list[pathlib.Path], *, interval: int = 1) -> Iterator[FrameTracks]:
         """Tracks frames read from files, every `interval`-th one, as the official SeqDataset."""
@@ -105,13 +135,12 @@ class Tracker:
     ) -> Iterator[FrameTracks]:
         return self.track_paths(mot_files.sequence_frames(seq_dir), interval=interval)
 
-    def _collect(self, index: int, results) -> FrameTracks:
-        r = jax.device_get(results)
+    def _collect(self, index: int, r) -> FrameTracks:
         self.last_detections = r.get("detections")
         if int(r["overflow"]) > 0:
             logging.warning(
-                "frame %d: %d tracks dropped: more live tracks than tracker.max_tracks=%d; "
-                "raise --config.tracker.max_tracks",
+                "frame %d: %d tracks dropped: more live tracks than "
+                "tracker.max_tracks_limit=%d; raise --config.tracker.max_tracks_limit",
                 index + 1,
                 int(r["overflow"]),
                 self.capacity,

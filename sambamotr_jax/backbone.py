@@ -50,6 +50,7 @@ def _conv(features: int, kernel: int, stride: int, name: str) -> nn.Conv:
         strides=(stride, stride),
         padding=((pad, pad), (pad, pad)),
         use_bias=False,
+        kernel_init=nn.initializers.variance_scaling(2.0, "fan_out", "normal"),  # torchvision
         name=name,
     )
 

@@ -12,6 +12,9 @@ import numpy as np
 
 from kernels import ms_deform_attn
 
+# The official transformer re-initializes every matrix with xavier_uniform.
+XAVIER = nn.initializers.xavier_uniform()
+
 
 def _sampling_offsets_bias_init(n_heads: int, n_levels: int, n_points: int):
     """Official grid init: head h points along angle 2*pi*h/M, point p at distance p + 1."""
@@ -70,7 +73,9 @@ class MSDeformAttn(nn.Module):
         s = input_flatten.shape[1]
         m, nl, p = self.n_heads, self.n_levels, self.n_points
         zeros = nn.initializers.zeros
-        value = nn.Dense(self.d_model, bias_init=zeros, name="value_proj")(input_flatten)
+        value = nn.Dense(self.d_model, kernel_init=XAVIER, bias_init=zeros, name="value_proj")(
+            input_flatten
+        )
         if input_padding_mask is not None:
             value = jnp.where(input_padding_mask[..., None], 0.0, value)
         value = value.reshape(n, s, m, self.d_model // m)  # (N, S, M, D)
@@ -100,4 +105,4 @@ class MSDeformAttn(nn.Module):
         out = ms_deform_attn(
             value, tuple(spatial_shapes), locations, weights, implementation=self.implementation
         )  # (N, Q, C)
-        return nn.Dense(self.d_model, bias_init=zeros, name="output_proj")(out)
+        return nn.Dense(self.d_model, kernel_init=XAVIER, bias_init=zeros, name="output_proj")(out)

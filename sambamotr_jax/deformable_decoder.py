@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from sambamotr_jax.box_ops import inverse_sigmoid, pos_to_pos_embed
-from sambamotr_jax.deformable_attention import MSDeformAttn
+from sambamotr_jax.deformable_attention import XAVIER, MSDeformAttn
 from sambamotr_jax.deformable_encoder import layer_norm
 
 
@@ -20,7 +20,8 @@ class MLP(nn.Module):
     hidden_dim: int
     output_dim: int
     num_layers: int
-    last_kernel_init: Callable = nn.initializers.lecun_normal()
+    kernel_init: Callable = nn.initializers.lecun_normal()
+    last_kernel_init: Callable | None = None  # defaults to kernel_init
     last_bias_init: Callable = nn.initializers.zeros
 
     @nn.compact
@@ -29,7 +30,9 @@ class MLP(nn.Module):
             last = i == self.num_layers - 1
             x = nn.Dense(
                 self.output_dim if last else self.hidden_dim,
-                kernel_init=self.last_kernel_init if last else nn.initializers.lecun_normal(),
+                kernel_init=(self.last_kernel_init or self.kernel_init)
+                if last
+                else self.kernel_init,
                 bias_init=self.last_bias_init if last else nn.initializers.zeros,
                 name=f"layers_{i}",
             )(x)
@@ -66,7 +69,7 @@ class MultiheadAttention(nn.Module):
         logits = jnp.where(key_padding_mask[:, None, None, :], -jnp.inf, logits)
         attn = jax.nn.softmax(logits, axis=-1)
         out = jnp.einsum("bmqk,bkmd->bqmd", attn, v).reshape(bsz, nq, c)  # (B, Q, C)
-        return nn.Dense(c, name="out_proj")(out)
+        return nn.Dense(c, kernel_init=XAVIER, name="out_proj")(out)
 
 
 class DeformableDecoderLayer(nn.Module):
@@ -127,8 +130,8 @@ class DeformableDecoderLayer(nn.Module):
             name="cross_attn",
         )(tgt + query_pos, reference_points, src, spatial_shapes, src_padding_mask)
         tgt = layer_norm("norm1")(tgt + tgt2)
-        ffn = nn.Dense(self.d_model, name="linear2")(
-            nn.relu(nn.Dense(self.d_ffn, name="linear1")(tgt))
+        ffn = nn.Dense(self.d_model, kernel_init=XAVIER, name="linear2")(
+            nn.relu(nn.Dense(self.d_ffn, kernel_init=XAVIER, name="linear1")(tgt))
         )
         tgt = layer_norm("norm3")(tgt + ffn)
         if track_tgt is not None:
@@ -188,8 +191,8 @@ class DeformableDecoder(nn.Module):
         """
         nd = self.n_det_queries
         if self.use_dab:
-            query_scale = MLP(self.d_model, self.d_model, 2, name="query_scale")
-            ref_point_head = MLP(self.d_model, self.d_model, 2, name="ref_point_head")
+            query_scale = MLP(self.d_model, self.d_model, 2, XAVIER, name="query_scale")
+            ref_point_head = MLP(self.d_model, self.d_model, 2, XAVIER, name="ref_point_head")
         output = tgt
         ref_backup = reference_points
         outputs, refs, inputs = [], [], []

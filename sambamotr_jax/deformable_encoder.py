@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sambamotr_jax.deformable_attention import MSDeformAttn
+from sambamotr_jax.deformable_attention import XAVIER, MSDeformAttn
 
 
 def layer_norm(name: str) -> nn.LayerNorm:
@@ -48,8 +48,8 @@ class DeformableEncoderLayer(nn.Module):
         src = layer_norm("norm1")(
             src + attn(src + pos, reference_points, src, spatial_shapes, padding_mask)
         )
-        ffn = nn.Dense(self.d_model, name="linear2")(
-            nn.relu(nn.Dense(self.d_ffn, name="linear1")(src))
+        ffn = nn.Dense(self.d_model, kernel_init=XAVIER, name="linear2")(
+            nn.relu(nn.Dense(self.d_ffn, kernel_init=XAVIER, name="linear1")(src))
         )
         return layer_norm("norm2")(src + ffn)
 

@@ -11,9 +11,15 @@ import jax.numpy as jnp
 
 from sambamotr_jax.backbone import BackboneWithPE
 from sambamotr_jax.box_ops import inverse_sigmoid
+from sambamotr_jax.deformable_attention import XAVIER
 from sambamotr_jax.deformable_decoder import MLP
 from sambamotr_jax.deformable_transformer import DeformableTransformer
 from sambamotr_jax.position_encoding import resize_mask, sine_position_embedding
+
+
+def _first_box_bias(key, shape, dtype=jnp.float32):
+    del key
+    return jnp.zeros(shape, dtype).at[2:].set(-2.0)
 
 
 class Detector(nn.Module):
@@ -77,7 +83,9 @@ class Detector(nn.Module):
           outputs (B, Q, C) final decoder state, aux_queries (n_dec - 1, B, Q, C) inputs of
           decoder layers 1.. (the official aux 'queries'), aux_last_queries (B, Q, C) input of the
           last decoder layer, last_ref_pts (B, Q, 4) logit references after layer n_dec - 2,
-          init_ref_pts (B, Q, 4) logit initial references, query_mask (B, Q) True = empty slot.
+          init_ref_pts (B, Q, 4) logit initial references, query_mask (B, Q) True = empty slot,
+          det_query_embed (B, n_det_queries, track_query_dim) the detection queries (new tracks
+          start from them).
         """
         c = self.hidden_dim
         bsz = images.shape[0]
@@ -88,7 +96,7 @@ class Detector(nn.Module):
         srcs = []
         for lvl in range(self.n_feature_levels):
             if lvl < len(feats):
-                conv = nn.Conv(c, (1, 1), name=f"feature_projs_{lvl}_0")
+                conv = nn.Conv(c, (1, 1), kernel_init=XAVIER, name=f"feature_projs_{lvl}_0")
                 x = feats[lvl]
             else:
                 conv = nn.Conv(
@@ -96,6 +104,7 @@ class Detector(nn.Module):
                     (3, 3),
                     strides=(2, 2),
                     padding=((1, 1), (1, 1)),
+                    kernel_init=XAVIER,
                     name=f"feature_projs_{lvl}_0",
                 )
                 x = feats[-1] if lvl == len(feats) else srcs[-1]
@@ -119,7 +128,15 @@ class Detector(nn.Module):
             for i in range(n_layers)
         ]
         bbox_embed = [
-            MLP(c, 4, 3, last_kernel_init=nn.initializers.zeros, name=f"bbox_embed_{i}")
+            MLP(
+                c,
+                4,
+                3,
+                last_kernel_init=nn.initializers.zeros,
+                # official: the first head starts with w, h logits at -2
+                last_bias_init=_first_box_bias if i == 0 else nn.initializers.zeros,
+                name=f"bbox_embed_{i}",
+            )
             for i in range(n_layers)
         ]
         transformer = DeformableTransformer(
@@ -181,4 +198,5 @@ class Detector(nn.Module):
             "last_ref_pts": inverse_sigmoid(inter_references[-2]),
             "init_ref_pts": inverse_sigmoid(init_reference),
             "query_mask": query_mask,
+            "det_query_embed": query_embed[:, :nd],
         }

@@ -7,6 +7,11 @@ Layouts (DanceTrack / SportsMOT / MOT17):
     <workdir>/<split>/tracker/summary.json      scores, per sequence and COMBINED
     <workdir>/<split>/tracker/summary.txt       the same as a table
 
+BDD100K (`score_bdd100k_results`): `<gt_root>/<video>.json` (labels/box_track_20/<split>/) and
+`<tracker_dir>/<video>.json` results in the official scalabel frame-list layout
+(`bdd100k_files`); summary.json holds mTETA, mLocA, mAssocA, mClsA, mHOTA, mMOTA, mIDF1 and the
+pooled TETA, HOTA, MOTA, IDF1 in percent, and per-class rows.
+
 The tracker comes in as a callable (`TrackFn`), so this module never imports the model:
 
     track_fn(frames: list[pathlib.Path], *, interval: int)
@@ -26,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 import tqdm
 from absl import logging
 
-from sambamotr_jax import metrics, mot_files
+from sambamotr_jax import bdd100k_files, metrics, mot_files
 from sambamotr_jax.mot_files import InputError
 
 TrackRow = tuple[int, float, float, float, float, float]  # (track_id, x1, y1, w, h, score)
@@ -92,6 +97,50 @@ def score_results(
     scores = metrics.score_sequences(sequences, interval=interval)
     write_summary(tracker_dir, scores)
     logging.info("Scores (interval %d) written to %s", interval, tracker_dir / SUMMARY_JSON)
+    return scores
+
+
+def score_bdd100k_results(
+    gt_root: str | pathlib.Path, tracker_dir: str | pathlib.Path
+) -> metrics.Scores:
+    """Scores BDD100K json results `<tracker_dir>/<video>.json` against `<gt_root>/<video>.json`
+    (the `labels/box_track_20/<split>/` folder) for every gt file: TETA, HOTA, MOTA, IDF1
+    (`metrics.score_bdd100k`). Writes `summary.json` (keys `metrics.BDD100K_SUMMARY_KEYS` in
+    percent, and per-class rows under `classes`) and `summary.txt` into `tracker_dir`.
+
+    Raises:
+      InputError: no gt json, a missing result file, a malformed entry (unknown category, bad
+        box...) or a result without an entry for every gt frame; the message names the file.
+    """
+    gt_root, tracker_dir = pathlib.Path(gt_root), pathlib.Path(tracker_dir)
+    if not gt_root.is_dir():
+        raise InputError(f"{gt_root}: gt folder not found (expected <video>.json files in it)")
+    if not tracker_dir.is_dir():
+        raise InputError(f"{tracker_dir}: result folder not found (expected <video>.json files)")
+    gt_files = sorted(gt_root.glob("*.json"))
+    if not gt_files:
+        raise InputError(f"{gt_root}: no <video>.json ground truth files; nothing to score")
+    videos = []
+    for gt_file in gt_files:
+        result_file = tracker_dir / gt_file.name
+        if not result_file.is_file():
+            raise InputError(
+                f"{result_file}: result file not found for video {gt_file.stem}; run the tracker "
+                "on it, or remove its gt file from the gt folder"
+            )
+        gt = bdd100k_files.read_bdd100k_json(gt_file, is_gt=True)
+        if not gt.frames:
+            raise InputError(f"{gt_file}: no frames; remove it from the gt folder")
+        result = bdd100k_files.read_bdd100k_json(result_file, is_gt=False)
+        bdd100k_files.check_same_frames(gt, result)
+        videos.append((gt, result))
+    scores = metrics.score_bdd100k(videos)
+    text = json.dumps(scores.summary, indent=2) + "\n"
+    mot_files.write_text_atomic(tracker_dir / SUMMARY_JSON, [text])
+    mot_files.write_text_atomic(
+        tracker_dir / SUMMARY_TABLE, [metrics.format_bdd100k_table(scores.summary)]
+    )
+    logging.info("BDD100K scores written to %s", tracker_dir / SUMMARY_JSON)
     return scores
 
 

@@ -155,10 +155,10 @@ def frame_step(
     return next_state, results
 
 
-def make_frame_step(model, params: TrackerParams, *, return_detections: bool = False):
-    """`frame_step` jitted for one model and thresholds; compiles once per frame shape.
-
-    The state argument is donated: the step updates the track arrays in place.
-    """
+def make_frame_step(
+    model, params: TrackerParams, *, return_detections: bool = False, donate: bool = True
+):
+    """`frame_step` jitted for one model and thresholds; compiles once per frame shape and
+    track capacity. With `donate`, the step updates the track arrays in place."""
     step = functools.partial(frame_step, model, params, return_detections=return_detections)
-    return jax.jit(step, donate_argnums=(1,))
+    return jax.jit(step, donate_argnums=(1,) if donate else ())

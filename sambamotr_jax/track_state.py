@@ -87,3 +87,26 @@ def gather_rows(tree, order: jax.Array, live: jax.Array):
         return jnp.where(mask, y, jnp.zeros_like(y))
 
     return jax.tree.map(take, tree)
+
+
+def grow_track_state(state: TrackState, capacity: int) -> TrackState:
+    """The same tracks in a larger capacity (new slots are padding)."""
+    if capacity < state.capacity:
+        raise ValueError(f"cannot shrink a track state from {state.capacity} to {capacity}")
+    grown = empty_track_state(
+        capacity,
+        state.query_embed.shape[1],
+        {n: x.shape[1:] for n, x in state.updater.items()},
+    )
+    k = state.capacity
+    put = lambda big, small: big.at[:k].set(small)
+    return grown.replace(
+        live=put(grown.live, state.live),
+        ids=put(grown.ids, state.ids),
+        labels=put(grown.labels, state.labels),
+        disappear_time=put(grown.disappear_time, state.disappear_time),
+        query_embed=put(grown.query_embed, state.query_embed),
+        ref_pts=put(grown.ref_pts, state.ref_pts),
+        updater=jax.tree.map(put, grown.updater, state.updater),
+        next_id=state.next_id,
+    )

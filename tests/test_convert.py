@@ -24,9 +24,10 @@ def read_key_list(path):
     return state
 
 
-def config_for(use_dab):
+def config_for(use_dab, updater="samba"):
     c = dancetrack.get_config()
     c.model.use_dab = use_dab
+    c.model.query_updater = updater
     return c
 
 
@@ -36,28 +37,37 @@ def template(config):
 
 
 @pytest.mark.parametrize(
-    "keys, use_dab",
-    [("sambamotr_def_detr_state_dict.txt", False), ("sambamotr_dab_detr_state_dict.txt", True)],
+    "keys, use_dab, updater",
+    [
+        ("sambamotr_def_detr_state_dict.txt", False, "samba"),
+        ("sambamotr_dab_detr_state_dict.txt", True, "samba"),
+        ("memotr_def_detr_state_dict.txt", False, "memotr"),
+        ("memotr_dab_detr_state_dict.txt", True, "memotr"),
+    ],
 )
-def test_sambamotr_layouts_convert_without_missing_or_unexpected(reference_dir, keys, use_dab):
+def test_official_layouts_convert_without_missing_or_unexpected(
+    reference_dir, keys, use_dab, updater
+):
     state = read_key_list(reference_dir / keys)
-    _, report = torch_weights.fill_variables(state, template(config_for(use_dab)))
+    _, report = torch_weights.fill_variables(state, template(config_for(use_dab, updater)))
     assert report.unexpected == [] and report.mis_shaped == [] and report.missing == []
     assert len(report.loaded) + len(report.aliases) == len(state)
 
 
 @pytest.mark.parametrize(
-    "keys, use_dab, n_init",
+    "keys, use_dab, updater, n_init",
     [
-        ("deformable_detr_r50_checkpoint_keys.txt", False, 156),
-        ("dab_deformable_detr_r50_checkpoint_keys.txt", True, 150),
+        ("deformable_detr_r50_checkpoint_keys.txt", False, "samba", 156),
+        ("dab_deformable_detr_r50_checkpoint_keys.txt", True, "samba", 150),
+        ("deformable_detr_r50_checkpoint_keys.txt", False, "memotr", 38),
+        ("dab_deformable_detr_r50_checkpoint_keys.txt", True, "memotr", 32),
     ],
 )
-def test_coco_layouts_leave_only_the_query_updater(reference_dir, keys, use_dab, n_init):
+def test_coco_layouts_leave_only_the_query_updater(reference_dir, keys, use_dab, updater, n_init):
     coco = read_key_list(reference_dir / keys)
     assert torch_weights.is_coco_detector_layout(coco)
     state, notes = torch_weights.coco_to_official(coco, num_classes=1)
-    _, report = torch_weights.fill_variables(state, template(config_for(use_dab)))
+    _, report = torch_weights.fill_variables(state, template(config_for(use_dab, updater)))
     assert report.unexpected == [] and report.mis_shaped == []
     # The official loader leaves the same number of tensors at init, all in the query updater.
     assert len(report.missing) == n_init

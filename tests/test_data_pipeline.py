@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -366,3 +369,52 @@ def test_worker_processes_give_the_same_batches_and_resume_across_worker_counts(
     for k, v in next(resumed).items():
         np.testing.assert_array_equal(v, fourth[k])
     assert resumed.get_state() == {"step": 4} and resumed.plan.steps_per_epoch == [16, 15]
+
+
+def test_mot17_joint_training_with_crowdhuman_pseudo_clips(tmp_path):
+    root = str(tmp_path)
+    rng = np.random.default_rng(0)
+
+    def write(path, text=None):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if text is None:
+            cv2.imwrite(path, rng.integers(0, 255, (60, 80, 3), dtype=np.uint8))
+        else:
+            with open(path, "w") as f:
+                f.write(text)
+
+    seq = f"{root}/MOT17/images/train/MOT17-02-SDP"
+    write(f"{root}/MOT17/images/train_seqmap.txt", "name\nMOT17-02-SDP\n")
+    write(
+        f"{seq}/seqinfo.ini",
+        "[Sequence]\nname=MOT17-02-SDP\nframeRate=30\nseqLength=6\nimWidth=80\nimHeight=60\n",
+    )
+    write(f"{seq}/gt/gt.txt", "".join(f"{t},4,{10 + t},10,20,30,1,1,1.0\n" for t in range(1, 7)))
+    for t in range(1, 7):
+        write(f"{seq}/img1/{t:06d}.jpg")
+    odgt = [{"ID": f"ch{k}", "gtboxes": [{"fbox": [5, 5, 30, 40]}]} for k in range(4)]
+    write(f"{root}/CrowdHuman/annotation_val.odgt", "".join(json.dumps(r) + "\n" for r in odgt))
+    for k in range(4):
+        write(f"{root}/CrowdHuman/images/val/ch{k}.jpg")
+    sampler = dp.SamplerConfig(
+        sample_lengths=(3,), sample_intervals=(2,), use_crowdhuman=True, mot17_join_epoch=1
+    )
+    aug = dp.AugmentConfig(
+        scales=(48, 60), max_size=100, crop_resize_scales=(60,), crop_min_size=30, crop_max_size=50,
+        shift_max=5,
+    )  # fmt: skip
+    loader, plan = dp.build_train_loader(
+        "mot17", root, sampler=sampler, augment=aug,
+        pad=dp.PadConfig(buckets=((100, 100),), max_objects=4), batch_size=1, seed=0, num_epochs=2,
+    )  # fmt: skip
+    # Epoch 0: the 4 CrowdHuman images; epoch 1: + 4 MOT17 clips (begin frames 1..4).
+    assert plan.steps_per_epoch == [4, 8]
+    batches = list(iter(loader))
+    for b in batches[:4]:
+        assert (b["frame_indices"] == 1).all() and (b["intervals"] == 1).all()
+    mot = [b for b in batches[4:] if len(set(b["frame_indices"][0])) > 1]
+    assert len(mot) == 4
+    for b in mot:
+        f = b["frame_indices"][0]
+        assert abs(f[1] - f[0]) == b["intervals"][0] <= 2
+        assert set(b["ids"][0][b["obj_mask"][0]]) <= {1}  # the one MOT17 track, renumbered

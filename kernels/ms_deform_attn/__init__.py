@@ -1,6 +1,19 @@
 """Multi-scale deformable attention: reference, kernel and dispatch."""
 
-from kernels.ms_deform_attn.api import ms_deform_attn
-from kernels.ms_deform_attn.reference import level_start_index, ms_deform_attn_xla
+from kernels.ms_deform_attn.api import default_implementation, ms_deform_attn
+from kernels.ms_deform_attn.pallas_triton import BlockSizes, ms_deform_attn_pallas
+from kernels.ms_deform_attn.reference import (
+    level_start_index,
+    ms_deform_attn_xla,
+    ms_deform_attn_xla_autodiff,
+)
 
-__all__ = ["level_start_index", "ms_deform_attn", "ms_deform_attn_xla"]
+__all__ = [
+    "BlockSizes",
+    "default_implementation",
+    "level_start_index",
+    "ms_deform_attn",
+    "ms_deform_attn_pallas",
+    "ms_deform_attn_xla",
+    "ms_deform_attn_xla_autodiff",
+]

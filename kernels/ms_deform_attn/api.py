@@ -6,9 +6,15 @@ from typing import Literal
 
 import jax
 
+from kernels.ms_deform_attn.pallas_triton import BlockSizes, ms_deform_attn_pallas
 from kernels.ms_deform_attn.reference import SpatialShapes, ms_deform_attn_xla
 
 Implementation = Literal["xla", "pallas"]
+
+
+def default_implementation() -> Implementation:
+    """'pallas' on a GPU backend, 'xla' elsewhere."""
+    return "pallas" if jax.default_backend() == "gpu" else "xla"
 
 
 def ms_deform_attn(
@@ -26,12 +32,24 @@ def ms_deform_attn(
       spatial_shapes: static tuple of (H, W) per level.
       sampling_locations: (N, Q, M, L, P, 2) normalized (x, y).
       attention_weights: (N, Q, M, L, P).
-      implementation: 'xla' (pure JAX) or 'pallas'; None picks the default for the backend.
+      implementation: 'xla' (pure JAX) or 'pallas' (the kernel; on a non-GPU backend it runs
+        in Pallas interpret mode, slow, meant for tests); None picks 'pallas' on GPU and 'xla'
+        elsewhere.
 
     Returns:
-      (N, Q, M * D).
+      (N, Q, M * D) in value's dtype, float32 accumulation.
     """
     spatial_shapes = tuple((int(h), int(w)) for h, w in spatial_shapes)
-    if implementation not in (None, "xla"):
-        raise ValueError(f"unknown ms_deform_attn implementation {implementation!r}")
-    return ms_deform_attn_xla(value, spatial_shapes, sampling_locations, attention_weights)
+    if implementation is None:
+        implementation = default_implementation()
+    if implementation == "xla":
+        return ms_deform_attn_xla(value, spatial_shapes, sampling_locations, attention_weights)
+    if implementation == "pallas":
+        on_gpu = jax.default_backend() == "gpu"
+        # Interpret mode implements vector atomics without read-modify-write atomicity, so it
+        # scatters the value gradient with XLA instead (see pallas_triton.py).
+        blocks = BlockSizes(value_grad="atomic" if on_gpu else "scatter")
+        return ms_deform_attn_pallas(
+            value, spatial_shapes, sampling_locations, attention_weights, blocks, not on_gpu
+        )
+    raise ValueError(f"unknown ms_deform_attn implementation {implementation!r}")

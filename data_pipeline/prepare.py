@@ -1,0 +1,36 @@
+"""Prepare a dataset's ArrayRecord files once, before training.
+
+python -m data_pipeline.prepare --dataset dancetrack --root DIR [--prepared-dir DIR]
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow_datasets as tfds
+
+from data_pipeline import mot_files
+from data_pipeline.builders import BUILDERS, default_prepared_dir
+
+
+def main(argv=None) -> None:
+    """python -m data_pipeline.prepare --dataset NAME --root DIR [--prepared-dir DIR]"""
+    import argparse
+
+    p = argparse.ArgumentParser(description="Prepare a dataset's ArrayRecord files once.")
+    p.add_argument("--dataset", required=True, help=", ".join(sorted(BUILDERS)))
+    p.add_argument("--root", required=True, help="folder holding the dataset folder")
+    p.add_argument("--prepared-dir", default=None, help="default: ROOT/tfds_prepared")
+    a = p.parse_args(argv)
+    key = mot_files.canonical_name(a.dataset)
+    data_dir = a.prepared_dir or default_prepared_dir(a.root)
+    builder = BUILDERS[key](data_dir=data_dir, file_format="array_record")
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=os.path.abspath(a.root))
+    )
+    for split, info in builder.info.splits.items():
+        print(f"{key} {split}: {info.num_examples} frames in {builder.data_dir}")
+
+
+if __name__ == "__main__":
+    main()
