@@ -7,7 +7,9 @@ look-alike boxes that move, cross and occlude each other; 80x60 frames, 8 train 
 sequences of 64 frames), trains a resnet18 / hidden 64 / 16 queries model on clips of 3 frames
 (4 epochs of ~500 steps), and after every epoch tracks and scores the val split (HOTA in
 <workdir>/eval.jsonl and <workdir>/eval/step_<N>/val/tracker/summary.json). The evaluated
-parameters are kept as converted checkpoints; score one again with eval.py:
+parameters are kept as converted checkpoints; score one again with eval.py. Measured on a shared,
+loaded 2-core CPU: ~1 step/s, 1984 steps, HOTA 5 / 33 / 38 / 40 after epochs 1-4 at the 0.5
+thresholds, 49.0 (DetA 39.6, AssA 60.8) with the 0.4 thresholds set below:
 
     python eval.py --config=configs/synthetic.py --config.data.root=runs/synthetic/data \
         --checkpoint=runs/synthetic/exports/step_<N> --workdir=runs/synthetic/eval_again
@@ -38,6 +40,11 @@ def get_config():
     t.max_size = 80
     t.max_tracks = 16
     t.miss_tolerance = 10
+    # A small model trained for minutes scores lower than the official 0.5 thresholds assume
+    # (measured on the val split after 4 epochs: HOTA 39.9 at 0.5, 49.0 at 0.4).
+    t.det_score_thresh = 0.4
+    t.track_score_thresh = 0.4
+    t.result_score_thresh = 0.4
     d = c.data
     d.synthetic.width = 80
     d.synthetic.height = 60
