@@ -375,8 +375,14 @@ def test_train_then_eval_multiclass_synthetic_as_bdd100k(tmp_path, tmp_path_fact
     entries = json.loads((tracker / "synth0003.json").read_text())
     assert [e["frameIndex"] for e in entries] == list(range(12))
     labels = [lab for e in entries for lab in e["labels"]]
-    assert len(labels) == 8 * 12  # 8 detection queries born in frame 1, never killed
+    # 8 detection queries are born each frame; never missed, until max_tracks_limit 16 is full.
+    assert [len(e["labels"]) for e in entries] == [8] + [16] * 11
     assert {lab["category"] for lab in labels} <= set(bdd100k_files.CATEGORIES[:4])
+    # A track keeps its category in every frame.
+    categories: dict[str, set[str]] = {}
+    for lab in labels:
+        categories.setdefault(lab["id"], set()).add(lab["category"])
+    assert len(categories) == 16 and all(len(c) == 1 for c in categories.values())
     # The MOT text holds the same tracks with the class column (category index + 1).
     text = [line.split(",") for line in (tracker / "synth0003.txt").read_text().splitlines()]
     by_id = {lab["id"]: lab["category"] for lab in labels}
