@@ -477,7 +477,7 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
 
     try:
         with _StopRequest() as stop:
-            while step < max_steps:
+            while step < max_steps and not stop.requested:
                 local = next(batches)
                 epoch = int(local["epoch"][0])
                 cfg = step_lib.clip_step_config(config, epoch=epoch)
@@ -488,10 +488,9 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
                 logger.advance()
 
                 epoch_end = step == epoch_offsets[epoch + 1]
-                stopping = step >= max_steps or stop.requested
-                if step % config.train.log_every == 0 or stopping or epoch_end:
+                if step % config.train.log_every == 0 or epoch_end:
                     flush()
-                if step % config.train.checkpoint_every == 0 or epoch_end or stopping:
+                if step % config.train.checkpoint_every == 0 or epoch_end:
                     save()
                 every_epochs, every_steps = config.eval.every_epochs, config.eval.every_steps
                 if split and (
@@ -502,9 +501,10 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
                     if last_eval:
                         logger.write_eval(step, last_eval)
                         logger.message(f"step {step}: HOTA {last_eval.get('HOTA')} ({last_eval})")
-                if stop.requested:
-                    logger.message(f"Stopped at step {step} (Ctrl-C); checkpoint saved")
-                    break
+            # The run stops (max_steps, the last epoch, Ctrl-C): log and save where it is.
+            save()
+            if stop.requested:
+                logger.message(f"Stopped at step {step} (Ctrl-C); checkpoint saved")
     finally:
         logger.close()
         ckpt.close()

@@ -16,6 +16,7 @@ import pathlib
 
 import jax
 import tqdm
+from absl import logging
 
 METRICS_JSONL = "metrics.jsonl"
 EVAL_JSONL = "eval.jsonl"
@@ -89,7 +90,7 @@ class TrainLogger:
 
     def message(self, text: str) -> None:
         if self.enabled:
-            self.bar.write(text)
+            logging.info("%s", text)
 
     def close(self) -> None:
         if self.enabled:

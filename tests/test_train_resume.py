@@ -101,3 +101,31 @@ def test_kill_and_resume_is_exact(tmp_path, tmp_path_factory):
     ]
     assert losses(killed) == losses(straight)
     assert [s for s, _ in losses(straight)] == list(range(1, MAX_STEPS + 1))
+
+
+def test_ctrl_c_saves_and_stops(tmp_path, tmp_path_factory):
+    cache = tmp_path_factory.getbasetemp().parent / "jax_compilation_cache"
+    env = dict(
+        os.environ,
+        JAX_PLATFORMS="cpu",
+        JAX_COMPILATION_CACHE_DIR=str(cache),
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+    )
+    workdir = tmp_path / "run"
+    command = _command(workdir, tmp_path / "data")
+    command[-2] = "--config.train.checkpoint_every=1000"  # only the stop saves
+    metrics = workdir / "metrics.jsonl"
+    with open(tmp_path / "run.log", "w") as log:
+        p = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
+        deadline = time.time() + 600
+        while not (metrics.exists() and len(metrics.read_text().splitlines()) >= 2):
+            assert p.poll() is None and time.time() < deadline, (tmp_path / "run.log").read_text()
+            time.sleep(0.05)
+        os.kill(p.pid, signal.SIGINT)
+        assert p.wait(timeout=300) == 0
+    text = (tmp_path / "run.log").read_text()
+    stopped = int(text.split("Stopped at step ")[1].split()[0])
+    assert 2 <= stopped < MAX_STEPS
+    assert _finished_steps(workdir) == [stopped]
+    assert json.loads(metrics.read_text().splitlines()[-1])["step"] == stopped
