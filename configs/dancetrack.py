@@ -1,5 +1,12 @@
 """SambaMOTR on DanceTrack, Deformable-DETR detector (the official def_detr yaml).
 
+Train (8 GPUs, one clip each; COCO Deformable-DETR weights converted with convert.py):
+
+    python train.py --config=configs/dancetrack.py --workdir=runs/dancetrack \
+        --config.data.root=DATA --config.train.init_from=converted/deformable_detr
+
+Track and score a checkpoint:
+
     python -m sambamotr_jax.track --config=configs/dancetrack.py --checkpoint=CKPT \
         --input=DanceTrack/val/dancetrack0004 --output=dancetrack0004.txt
 

@@ -89,15 +89,27 @@ class SambaMOTR(nn.Module):
         return query, out["last_ref_pts"][:nd], state
 
     def update_queries(
-        self, query_embed, ref_pts, output_embed, boxes, logits, updater_state, live
+        self,
+        query_embed,
+        ref_pts,
+        output_embed,
+        boxes,
+        logits,
+        updater_state,
+        live,
+        deterministic: bool = True,
     ):
         """Next frame's track queries from this frame's outputs, over K slots.
+
+        `deterministic=False` (training) enables Samba's observation dropout (SAMBA_DROPOUT, rng
+        'dropout'); MeMOTR has no training-only behaviour.
 
         Returns:
           (query_embed (K, Dq), ref_pts (K, 4), updater_state dict of (K, ...) arrays).
         """
+        extra = {} if self.is_memotr or deterministic else {"deterministic": False}
         updated = self.query_updater(
-            query_embed, ref_pts, output_embed, boxes, logits, live=live, **updater_state
+            query_embed, ref_pts, output_embed, boxes, logits, live=live, **updater_state, **extra
         )
         state = {name: getattr(updated, name) for name in updater_state}
         return updated.query_embed, updated.ref_pts, state
@@ -171,6 +183,7 @@ def build_model(m) -> SambaMOTR:
         with_masking=s.masking,
         with_residual=s.residual,
         official_head_split=not s.standard_heads,
+        dropout=s.get("dropout", 0.0),  # SAMBA_DROPOUT (training only)
     )
     return SambaMOTR(detector=detector, query_updater=updater)
 

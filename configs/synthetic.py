@@ -1,0 +1,71 @@
+"""A small SambaMOTR trained from scratch on the synthetic dataset, on a laptop CPU.
+
+    python train.py --config=configs/synthetic.py --workdir=runs/synthetic
+
+generates the dataset into <workdir>/data when it is not there (data_pipeline.synthetic:
+look-alike boxes that move, cross and occlude each other; 80x60 frames, 8 train and 2 val
+sequences of 64 frames), trains a resnet18 / hidden 64 / 16 queries model on clips of 3 frames
+(4 epochs of ~500 steps), and after every epoch tracks and scores the val split (HOTA in
+<workdir>/eval.jsonl and <workdir>/eval/step_<N>/val/tracker/summary.json). The evaluated
+parameters are kept as converted checkpoints; score one again with eval.py:
+
+    python eval.py --config=configs/synthetic.py --config.data.root=runs/synthetic/data \
+        --checkpoint=runs/synthetic/exports/step_<N> --workdir=runs/synthetic/eval_again
+"""
+
+from configs import common
+
+
+def get_config():
+    c = common.get_config()
+    c.data.dataset = "SyntheticMOT"
+    m = c.model
+    m.backbone = "resnet18"
+    m.hidden_dim = 64
+    m.ffn_dim = 128
+    m.num_heads = 4
+    m.enc_points = 2
+    m.dec_points = 2
+    m.enc_layers = 1
+    m.dec_layers = 3
+    m.num_det_queries = 16
+    m.samba.state_dim = 8
+    m.samba.num_layers = 2
+    m.samba.num_heads = 2
+    m.samba.ffn_dim = 32
+    t = c.tracker
+    t.short_side = 60  # the synthetic frames' own size: no resize at inference
+    t.max_size = 80
+    t.max_tracks = 16
+    t.miss_tolerance = 10
+    d = c.data
+    d.synthetic.width = 80
+    d.synthetic.height = 60
+    d.synthetic.object_height = (10, 18)
+    d.synthetic.speed = (0.4, 1.2)
+    d.synthetic.num_frames = 64
+    d.synthetic.train_seqs = 8
+    d.synthetic.val_seqs = 2
+    d.num_workers = 1
+    d.sample_lengths = (3,)
+    d.sample_intervals = (3,)
+    d.select_prob = 1.0  # plain resize only, to the frames' own size: one pad bucket
+    d.scales = (60,)
+    d.max_size = 80
+    d.pad_buckets = ((60, 80),)
+    d.max_objects = 8
+    c.train.epochs = 4
+    c.train.no_grad_frames = (0,)
+    c.train.track_capacity = 12
+    c.train.log_every = 20
+    c.train.checkpoint_every = 200
+    c.loss.aux_weights = (1.0, 1.0)  # dec_layers - 1 auxiliary layers
+    o = c.optim
+    o.lr = 4e-4
+    o.lr_backbone = 4e-4  # from scratch: the backbone learns as fast as the rest
+    o.lr_points = 4e-5
+    o.weight_decay = 1e-4
+    o.clip_max_norm = 1.0
+    o.lr_drop_milestones = (3,)
+    o.only_train_query_updater_after = 4
+    return c

@@ -1,0 +1,73 @@
+r"""Train SambaMOTR / MeMOTR: flags -> `train_lib.train_and_evaluate(config, workdir)`.
+
+  python train.py --config=configs/synthetic.py --workdir=runs/synthetic
+  python train.py --config=configs/dancetrack.py --workdir=runs/dancetrack \
+      --config.data.root=DATA --config.train.init_from=converted/deformable_detr
+
+Any config field can be set with --config.<field>=VALUE (a typo is an error). Running the same
+command again resumes from the last checkpoint in --workdir; --config.train.max_steps=N stops
+after N steps in all. Ctrl-C saves a checkpoint and stops. Multi-host: --multihost calls
+jax.distributed.initialize() (cluster settings from the environment) before anything else.
+"""
+
+from __future__ import annotations
+
+import logging as py_logging
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
+flags.DEFINE_string("workdir", None, "Run directory: checkpoints, logs, evaluations.")
+flags.DEFINE_bool("multihost", False, "Call jax.distributed.initialize() (one process per host).")
+flags.mark_flags_as_required(["config", "workdir"])
+
+FLAGS = flags.FLAGS
+
+
+class _QuietLibraries(py_logging.Filter):
+    """Drops the INFO lines of Orbax and tfds (several per checkpoint); warnings pass."""
+
+    def filter(self, record):
+        noisy = any(part in record.pathname for part in ("/orbax/", "/tensorflow_datasets/"))
+        return record.levelno >= py_logging.WARNING or not noisy
+
+
+def parse_flags(argv):
+    """absl flag parsing; a bad --config override (a typo, a wrong type) exits with its message."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as err:
+        sys.exit(f"train.py: error: {err}\nPass --helpfull to list the flags.")
+    except (AttributeError, KeyError, TypeError, ValueError) as err:
+        message = err
+        while isinstance(message, BaseException) and message.args:
+            message = message.args[0]  # ml_collections nests the KeyError with its hint
+        sys.exit(
+            f"train.py: error: bad --config override: {message}\n"
+            "Config fields are listed in the config file and configs/common.py."
+        )
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    import jax
+
+    if FLAGS.multihost:
+        jax.distributed.initialize()
+    from sambamotr_jax import train_lib
+    from sambamotr_jax.mot_files import InputError
+
+    logging.set_verbosity(logging.INFO)
+    logging.get_absl_handler().addFilter(_QuietLibraries())
+    try:
+        result = train_lib.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    except (InputError, train_lib.NonFiniteLossError) as err:
+        sys.exit(f"train.py: error: {err}")
+    logging.info("Done: %s", result)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)
