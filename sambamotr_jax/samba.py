@@ -205,47 +205,59 @@ def head_split_indices(
 
 
 def _attend(q: jax.Array, k: jax.Array, v: jax.Array, valid: jax.Array) -> jax.Array:
-    """Softmax attention per (head, channel) with the channels as the last axis.
+    """Softmax attention for a batch of independent (head, channel) problems.
 
     Args:
-      q: (H, Q, hd, B) queries, already scaled by 1/sqrt(hd).
-      k, v: (H, K, hd, B) keys and values (B: independent attention problems, e.g. channels).
+      q: (H, B, Q, hd) queries, already scaled by 1/sqrt(hd).
+      k, v: (H, B, hd, K) keys and values.
       valid: (K,) bool, keys that may be attended to.
 
     Returns:
-      (H, Q, hd, B).
+      (H, B, hd, Q).
     """
-    # Each stage is written out whole (optimization barriers): XLA's CPU fusions that would
-    # recompute the scores and exps inside the reductions run several times slower.
+    # The scores and weights are written out whole (optimization barriers): XLA's CPU fusions
+    # that would recompute them inside the reductions run several times slower.
     barrier = jax.lax.optimization_barrier
-    head_dim = q.shape[2]
-    # Broadcast-multiply-add over the tiny head_dim, vectorized over B.
-    scores = sum(q[:, :, None, d] * k[:, None, :, d] for d in range(head_dim))  # (H, Q, K, B)
+    head_dim = q.shape[3]
+    # Broadcast-multiply-add over the tiny head_dim (faster than a batched dot with depth 4).
+    scores = sum(q[..., d, None] * k[..., None, d, :] for d in range(head_dim))  # (H, B, Q, K)
     scores = barrier(scores)
-    key_ok = valid[None, None, :, None]  # (1, 1, K, 1)
-    peak = jnp.max(jnp.where(key_ok, scores, -jnp.inf), axis=2, keepdims=True)  # (H, Q, 1, B)
-    weights = barrier(jnp.where(key_ok, jnp.exp(scores - peak), 0.0))  # (H, Q, K, B)
-    total = jnp.sum(weights, axis=2)  # (H, Q, B); >= 1 when any key is valid
-    weighted = barrier(weights[:, :, :, None] * v[:, None])  # (H, Q, K, hd, B)
-    out = jnp.sum(weighted, axis=2)  # (H, Q, hd, B)
-    return out / jnp.where(total > 0, total, 1.0)[:, :, None]
+    peak = jnp.max(jnp.where(valid, scores, -jnp.inf), axis=-1, keepdims=True)  # (H, B, Q, 1)
+    weights = barrier(jnp.where(valid, jnp.exp(scores - peak), 0.0))  # (H, B, Q, K)
+    total = jnp.sum(weights, axis=-1)  # (H, B, Q); >= 1 when any key is valid
+    out = jnp.einsum("hbqk,hbdk->hbdq", weights, v, precision=_HIGHEST)  # (H, B, hd, Q)
+    return out / jnp.where(total > 0, total, 1.0)[:, :, None, :]
 
 
-def attend_in_blocks(q: jax.Array, k: jax.Array, v: jax.Array, valid: jax.Array) -> jax.Array:
+def attend_in_blocks(
+    q: jax.Array, k: jax.Array, v: jax.Array, valid: jax.Array, num_queries: jax.Array | int
+) -> jax.Array:
     """`_attend` over blocks of queries (`jax.lax.map`), bounding the memory of the scores.
 
-    Shapes as in `_attend`; the result does not depend on the block size.
+    Shapes as in `_attend`. Only queries 0..num_queries-1 are computed (blocks entirely past
+    them are skipped with `jax.lax.cond` and give zeros); the result does not depend on the
+    block size.
     """
-    h, nq, hd, b = q.shape
-    block = max(1, min(nq, _BLOCK_ELEMENTS // (h * k.shape[1] * b)))
+    h, b, nq, hd = q.shape
+    block = max(1, min(nq, _BLOCK_ELEMENTS // (h * b * k.shape[3])))
     if block == nq:
         return _attend(q, k, v, valid)
     num_blocks = -(-nq // block)
-    q = jnp.pad(q, ((0, 0), (0, num_blocks * block - nq), (0, 0), (0, 0)))  # (H, nb*blk, hd, B)
-    q = q.reshape(h, num_blocks, block, hd, b).transpose(1, 0, 2, 3, 4)  # (nb, H, blk, hd, B)
-    out = jax.lax.map(lambda qb: _attend(qb, k, v, valid), q)  # (nb, H, blk, hd, B)
-    out = out.transpose(1, 0, 2, 3, 4).reshape(h, num_blocks * block, hd, b)  # (H, nb*blk, hd, B)
-    return out[:, :nq]
+    q = jnp.pad(q, ((0, 0), (0, 0), (0, num_blocks * block - nq), (0, 0)))  # (H, B, nb*blk, hd)
+    q = q.reshape(h, b, num_blocks, block, hd).transpose(2, 0, 1, 3, 4)  # (nb, H, B, blk, hd)
+    starts = jnp.arange(num_blocks) * block  # (nb,)
+
+    def one_block(start_and_q: tuple[jax.Array, jax.Array]) -> jax.Array:
+        start, qb = start_and_q
+        return jax.lax.cond(
+            start < num_queries,
+            lambda: _attend(qb, k, v, valid),
+            lambda: jnp.zeros((h, b, hd, block), q.dtype),
+        )  # (H, B, hd, blk)
+
+    out = jax.lax.map(one_block, (starts, q))  # (nb, H, B, hd, blk)
+    out = out.transpose(1, 2, 3, 0, 4).reshape(h, b, hd, num_blocks * block)  # (H, B, hd, nb*blk)
+    return out[..., :nq]
 
 
 class MultiheadAttention(nn.Module):
@@ -298,8 +310,11 @@ class MultiheadAttention(nn.Module):
         k = split(project("k", key))
         v = split(project("v", value))
         v = jnp.where(valid[:, :, None, None], v, 0.0)  # padded keys never carry values
-        out = attend_in_blocks(q, k, v, valid[0])  # (H, K, hd, B)
-        out = out.transpose(0, 2, 1, 3).reshape(e, cap, bsz)  # (H, hd, K, B) -> (E, K, B)
+        q = q.transpose(0, 3, 1, 2)  # (H, K, hd, B) -> (H, B, K, hd)
+        k, v = k.transpose(0, 3, 2, 1), v.transpose(0, 3, 2, 1)  # (H, K, hd, B) -> (H, B, hd, K)
+        # Padded queries (t >= T) are never read: their blocks are skipped (zeros).
+        out = attend_in_blocks(q, k, v, valid[0], num_live)  # (H, B, hd, K)
+        out = out.transpose(0, 2, 3, 1).reshape(e, cap, bsz)  # (H, hd, K, B) -> (E, K, B)
         out = features_first_dense(out, *DenseParams(e, e, name="out_proj")())  # (E, K, B)
         return out if self.features_first else out.transpose(2, 1, 0)  # (B, K, E)
 
