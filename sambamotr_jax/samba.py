@@ -215,15 +215,11 @@ def _attend(q: jax.Array, k: jax.Array, v: jax.Array, valid: jax.Array) -> jax.A
     Returns:
       (H, B, hd, Q).
     """
-    # The scores and weights are written out whole (optimization barriers): XLA's CPU fusions
-    # that would recompute them inside the reductions run several times slower.
-    barrier = jax.lax.optimization_barrier
     head_dim = q.shape[3]
     # Broadcast-multiply-add over the tiny head_dim (faster than a batched dot with depth 4).
     scores = sum(q[..., d, None] * k[..., None, d, :] for d in range(head_dim))  # (H, B, Q, K)
-    scores = barrier(scores)
     peak = jnp.max(jnp.where(valid, scores, -jnp.inf), axis=-1, keepdims=True)  # (H, B, Q, 1)
-    weights = barrier(jnp.where(valid, jnp.exp(scores - peak), 0.0))  # (H, B, Q, K)
+    weights = jnp.where(valid, jnp.exp(scores - peak), 0.0)  # (H, B, Q, K)
     total = jnp.sum(weights, axis=-1)  # (H, B, Q); >= 1 when any key is valid
     out = jnp.einsum("hbqk,hbdk->hbdq", weights, v, precision=_HIGHEST)  # (H, B, hd, Q)
     return out / jnp.where(total > 0, total, 1.0)[:, :, None, :]
