@@ -28,11 +28,16 @@ K = 12  # track capacity (the clips reach 7 live tracks)
 M = 8  # object capacity (the clips have at most 6 objects)
 FIXTURES = {"official_def_detr": dancetrack, "official_memotr_dab_detr": memotr_dancetrack}
 
-# Float32 agreement (both runs float32 on CPU; see test docstrings for the measured errors).
+# Tolerances. Both runs are float32 on CPU, and float32 itself is the limit: replaying our model in
+# float64 (JAX_ENABLE_X64, same weights) puts the official float32 gradients up to 3.1e-3
+# (per-parameter norms >= 1e-3 of the total) / 3.9e-3 (smaller ones) from float64, and ours up to
+# 3.1e-3 / 1.0e-2 (the small Samba parameters of the def fixture). Measured ours vs official:
+# 1.9e-3 / 1.1e-2 per-parameter norm, 5e-4 total norm, 4.2e-3 worst stored full gradient.
 LOSS_RTOL = 1e-4
 TOTAL_NORM_RTOL = 1e-3
-PARAM_NORM_RTOL = 1e-3  # parameters whose gradient norm is >= 1e-3 of the total
-SMALL_PARAM_NORM_RTOL = 1e-2  # the others
+PARAM_NORM_RTOL = 3e-3  # parameters whose gradient norm is >= 1e-3 of the total
+SMALL_PARAM_NORM_RTOL = 2e-2  # the others
+FULL_GRAD_RTOL = 1e-2  # max |ours - official| / max |official| of a stored gradient
 
 
 def _canonical(name: str) -> str:
@@ -89,9 +94,9 @@ def run(request):
     (total, (metrics, record)), grads = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))(
         variables["params"]
     )
-    grads = {
-        O.official_name(k): np.asarray(v) for k, v in traverse_util.flatten_dict(grads).items()
-    }
+    flat = traverse_util.flatten_dict(grads)
+    leaves = {O.official_name(k): k[-1] for k in flat}  # 'kernel' leaves are transposed
+    grads = {O.official_name(k): np.asarray(v) for k, v in flat.items()}
     return {
         "name": name,
         "z": z,
@@ -101,6 +106,7 @@ def run(request):
         "metrics": jax.device_get(metrics),
         "record": jax.device_get(record),
         "grads": grads,
+        "leaves": leaves,
     }
 
 
@@ -158,8 +164,9 @@ def test_full_gradients_match_official(run):
     assert len(stored) >= 10
     for key in stored:
         theirs = z[key]
-        ours = grads[_canonical(key[len("grad/") :])]
-        if ours.shape != theirs.shape:  # Linear weight: Flax (in, out) vs torch (out, in)
+        name = _canonical(key[len("grad/") :])
+        ours = grads[name]
+        if run["leaves"][name] == "kernel":  # torch (out, in, ...) -> Flax layout
             theirs = torch_weights._to_flax_layout("kernel", theirs)
         err = np.abs(ours - theirs).max() / np.abs(theirs).max()
-        assert err <= 5e-3, f"{key}: {err:.2e}"
+        assert err <= FULL_GRAD_RTOL, f"{key}: {err:.2e}"
