@@ -3,7 +3,6 @@ NO_GRAD_FRAMES, remat, one trace."""
 
 from __future__ import annotations
 
-import functools
 
 import chex
 import jax
@@ -195,8 +194,9 @@ def test_remat_gives_the_same_gradients(setup, baseline):
     loss_r, _, grads_r = _grads(model, variables, batch, cfg)
     assert loss_r == pytest.approx(loss, rel=1e-6)
     g, gr = _flat(grads), _flat(grads_r)
+    floor = 1e-6 * max(np.abs(v).max() for v in g.values())  # e.g. conv biases before GroupNorm
     for n in g:  # the same math, fused differently: float32 rounding only
-        assert np.abs(gr[n] - g[n]).max() <= 1e-3 * np.abs(g[n]).max(), n
+        assert np.abs(gr[n] - g[n]).max() <= 1e-3 * np.abs(g[n]).max() + floor, n
 
 
 def test_train_step_updates_trainable_parameters_only_and_traces_once(setup):
@@ -204,9 +204,12 @@ def test_train_step_updates_trainable_parameters_only_and_traces_once(setup):
     cfg = TS.clip_step_config(config, epoch=0)
     tx = O.make_optimizer(config, variables["params"])
     state = TS.TrainState.create(variables["params"], variables["buffers"], tx, jax.random.key(2))
-    step = jax.jit(
-        chex.assert_max_traces(functools.partial(TS.train_step, model, tx, cfg=cfg), n=1)
-    )
+
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def step(state, batch):
+        return TS.train_step(model, tx, state, batch, cfg)
+
     before = _flat(state.params)
     state, metrics = step(state, batch)
     state, metrics2 = step(state, make_batch(1))  # new contents, same shapes: no retrace
