@@ -3,7 +3,6 @@ NO_GRAD_FRAMES, remat, one trace."""
 
 from __future__ import annotations
 
-
 import chex
 import jax
 import jax.numpy as jnp
