@@ -3,6 +3,8 @@
     python benchmarks/train_step.py --size 800 1440 --frames 10 [--remat] [--dtype bfloat16]
         [--config configs/dancetrack.py] [--batch 1] [--capacity 64] [--steps 3]
 
+`--steps 0` compiles and reports XLA's memory figure without running (big sizes on a CPU).
+
 DanceTrack training clips are 10 frames (SAMPLE_LENGTHS [10] in the longer yaml) resized to a
 shorter side of 800 (max 1536): `--size 800 1440` is that size. Weights are randomly initialized
 and the ground truth is synthetic (8 objects drifting); every shape is static, so the time does not
@@ -128,8 +130,8 @@ def main() -> None:
             + mem.temp_size_in_bytes
             - mem.alias_size_in_bytes
         )
-    times = []
-    for i in range(args.steps + 1):
+    times, metrics = [], None
+    for i in range(args.steps + 1 if args.steps else 0):  # --steps 0: compile and memory only
         t0 = time.perf_counter()
         state, metrics = compiled(state, batch)
         jax.block_until_ready(metrics["total_loss"])
@@ -155,8 +157,8 @@ def main() -> None:
         "device_peak_mb": round(stats["peak_bytes_in_use"] / 2**20, 1)
         if stats and "peak_bytes_in_use" in stats
         else None,
-        "loss": float(metrics["total_loss"]),
-        "grad_norm": float(metrics["grad_norm"]),
+        "loss": float(metrics["total_loss"]) if metrics else None,
+        "grad_norm": float(metrics["grad_norm"]) if metrics else None,
     }
     print(json.dumps(result))
 
