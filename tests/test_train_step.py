@@ -194,8 +194,10 @@ def test_remat_gives_the_same_gradients(setup, baseline):
     assert loss_r == pytest.approx(loss, rel=1e-6)
     g, gr = _flat(grads), _flat(grads_r)
     floor = 1e-6 * max(np.abs(v).max() for v in g.values())  # e.g. conv biases before GroupNorm
-    for n in g:  # the same math, fused differently: float32 rounding only
-        assert np.abs(gr[n] - g[n]).max() <= 1e-3 * np.abs(g[n]).max() + floor, n
+    # The same math, fused differently: float32 rounding only (the Samba parameters' float32
+    # gradients are ~1e-2 from float64, see test_train_step_parity.py).
+    for n in g:
+        assert np.abs(gr[n] - g[n]).max() <= 1e-2 * np.abs(g[n]).max() + floor, n
 
 
 def test_train_step_updates_trainable_parameters_only_and_traces_once(setup):
