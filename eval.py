@@ -6,6 +6,16 @@ summary.json / summary.txt beside them; finished sequences are kept unless --ove
   python eval.py --config=configs/dancetrack.py --checkpoint=DIR --split=val --workdir=OUT \
       [--config.data.root=DATA] [--interval=K] [--overwrite]
 
+BDD100K (`config.data.dataset == 'BDD100K'`, or --format=bdd100k for another multi-class dataset
+in the MOT layout, e.g. the synthetic set with classes in gt column 8): every video is tracked
+into the official result json <workdir>/<split>/tracker/<video>.json and MOT text with a class
+column <video>.txt, then scored with TETA and HOTA/MOTA/IDF1 per class (summary.json: mTETA,
+mLocA, mAssocA, mClsA, mHOTA, mMOTA, mIDF1); MOT-layout gt.txt is converted to BDD100K json in
+<workdir>/<split>/gt_bdd100k/ first:
+
+  python eval.py --config=configs/bdd100k.py --checkpoint=DIR --split=val --workdir=OUT \
+      --config.data.root=DATA
+
 Score existing MOT result files of any tracker (<tracker_dir>/<seq>.txt against
 <gt_root>/<seq>/gt/gt.txt with <gt_root>/<seq>/seqinfo.ini):
 
@@ -41,7 +51,11 @@ flags.DEFINE_string("gt_root", None, "Scoring mode: folder of <seq>/gt/gt.txt + 
 flags.DEFINE_string("tracker_dir", None, "Scoring mode: folder of <seq>.txt result files.")
 flags.DEFINE_string("seqmap", None, "Scoring mode: seqmap file (default: every gt sequence).")
 flags.DEFINE_enum(
-    "format", "mot", ["mot", "bdd100k"], "Scoring mode: result format (MOT text or BDD100K json)."
+    "format",
+    None,
+    ["mot", "bdd100k"],
+    "Result format: MOT text or BDD100K json (default: bdd100k for config.data.dataset BDD100K "
+    "in tracking mode, else mot).",
 )
 
 FLAGS = flags.FLAGS
@@ -78,6 +92,9 @@ def main(argv):
                 raise app.UsageError(
                     "tracking needs --config, --checkpoint and --workdir (or --score)"
                 )
+            result_format = FLAGS.format
+            if result_format is None:
+                result_format = "bdd100k" if eval_lib.is_bdd100k(FLAGS.config) else "mot"
             scores = eval_lib.evaluate_checkpoint(
                 FLAGS.config,
                 FLAGS.checkpoint,
@@ -87,7 +104,12 @@ def main(argv):
                 interval=FLAGS.interval,
                 overwrite=FLAGS.overwrite,
                 progress=FLAGS.progress,
+                result_format=result_format,
             )
+            if result_format == "bdd100k":
+                if scores is not None:
+                    print(metrics.format_bdd100k_table(scores.summary), end="")
+                return
     except InputError as err:
         sys.exit(f"eval.py: error: {err}")
     if scores is not None:

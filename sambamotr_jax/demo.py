@@ -2,7 +2,8 @@
 
     python -m sambamotr_jax.demo --input VIDEO.mp4|FRAMES_DIR --checkpoint DIR --output OUT.mp4
 
-Each track gets a stable colour and its id. The model config comes from the checkpoint
+Each track gets a stable colour and its id; a multi-class model (`model.num_classes > 1`) also
+tags each box with its class (the BDD100K category names for 8 classes). The model config comes from the checkpoint
 (`DIR/model.json`); tracker thresholds are the defaults of `configs/common.py` unless `--config`
 names a config file (then `--config.tracker.det_score_thresh=...` etc. override).
 """
@@ -14,7 +15,7 @@ import tempfile
 from absl import app, flags
 from ml_collections import config_flags
 
-from sambamotr_jax import draw, track_lib
+from sambamotr_jax import bdd100k_files, draw, track_lib
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Optional config file.", lock_config=True)
 _INPUT = flags.DEFINE_string("input", None, "Video file, frames folder or sequence folder.")
@@ -24,10 +25,20 @@ _INTERVAL = flags.DEFINE_integer("interval", 1, "Track every k-th frame.")
 flags.mark_flags_as_required(["input", "checkpoint", "output"])
 
 
+def demo_class_names(num_classes: int) -> tuple[str, ...] | None:
+    """Box tags: None (ids only) for one class, BDD100K's categories for 8, else `class k`."""
+    if num_classes <= 1:
+        return None
+    if num_classes == len(bdd100k_files.CATEGORIES):
+        return bdd100k_files.CATEGORIES
+    return tuple(f"class {k}" for k in range(num_classes))
+
+
 def main(argv):
     del argv
     config = _CONFIG.value or track_lib.config_from_checkpoint(_CHECKPOINT.value)
     track_fn = track_lib.make_track_fn(config, _CHECKPOINT.value)
+    class_names = demo_class_names(config.model.num_classes)
     with tempfile.TemporaryDirectory() as work:
         frames, fps = draw.input_frames(_INPUT.value, work)
         n = draw.render_tracks(
@@ -35,6 +46,7 @@ def main(argv):
             track_fn(frames, interval=_INTERVAL.value),
             _OUTPUT.value,
             fps=fps / _INTERVAL.value,
+            class_names=class_names,
         )
     print(f"wrote {n} frames to {_OUTPUT.value}")
 

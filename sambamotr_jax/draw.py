@@ -2,7 +2,8 @@
 
 Used by the demo: `input_frames` turns a video or a frames folder into frame files (the tracker
 reads files), `render_tracks` draws the tracker's results on them and writes an `.mp4` (or a
-folder of `.jpg` frames). Every track keeps one colour, derived from its id alone.
+folder of `.jpg` frames). Every track keeps one colour, derived from its id alone; with several
+classes the tag beside the id names the track's class.
 """
 
 from __future__ import annotations
@@ -31,18 +32,26 @@ def color_for_id(track_id: int) -> tuple[int, int, int]:
     return int(round(255 * b)), int(round(255 * g)), int(round(255 * r))
 
 
+def class_label(label: int, class_names: Sequence[str]) -> str:
+    """The name of a 0-based label, or `class <label>` when `class_names` has no such entry."""
+    return class_names[label] if 0 <= label < len(class_names) else f"class {label}"
+
+
 def draw_tracks(
     image: np.ndarray,
     tracks: Iterable[Sequence[float]],
     *,
     thickness: int = 2,
     font_scale: float = 0.6,
+    class_names: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Draws each track's box and id on a copy of `image`.
 
     Args:
       image: (H, W, 3) uint8 BGR frame (left untouched).
-      tracks: rows (track_id, x1, y1, w, h[, score...]) in pixels of `image`.
+      tracks: rows (track_id, x1, y1, w, h[, score[, label]]) in pixels of `image`.
+      class_names: names of the 0-based labels; when given, a row with a label is tagged
+        "<id> <class name>" (the colour still follows the id). None: the id alone.
 
     Returns:
       (H, W, 3) uint8 BGR copy with the boxes and id labels.
@@ -58,6 +67,8 @@ def draw_tracks(
         # Label: the id on a filled patch of the track's colour, above the box (inside it when
         # the box touches the top of the frame).
         text = str(track_id)
+        if class_names is not None and len(row) > 6:
+            text = f"{track_id} {class_label(int(row[6]), class_names)}"
         (tw, th), baseline = cv2.getTextSize(text, font, font_scale, 1)
         top = p1[1] - th - baseline - 2 if p1[1] - th - baseline - 2 >= 0 else p1[1]
         cv2.rectangle(out, (p1[0], top), (p1[0] + tw + 4, top + th + baseline + 2), color, -1)
@@ -193,13 +204,16 @@ def render_tracks(
     output: str | pathlib.Path,
     *,
     fps: float,
+    class_names: Sequence[str] | None = None,
 ) -> int:
     """Draws a tracker's results on their frames and writes them to `output`.
 
     Args:
       frames: the sequence's frame files.
-      results: (1-based frame number, [(track_id, x1, y1, w, h, score), ...]) per processed
-        frame, as a `TrackFn` yields them (consumed lazily, so drawing follows tracking).
+      results: (1-based frame number, [(track_id, x1, y1, w, h, score[, label]), ...]) per
+        processed frame, as a `TrackFn` yields them (consumed lazily, so drawing follows
+        tracking).
+      class_names: label names for the box tags (`draw_tracks`); None: ids only.
       output: `.mp4` file (or another VIDEO_SUFFIXES) or a folder for `.jpg` frames.
       fps: frame rate of the written video (the input's rate / interval when only every
         k-th frame is tracked).
@@ -209,5 +223,6 @@ def render_tracks(
     """
     with FrameWriter(output, fps) as writer:
         for frame, rows in results:
-            writer.write(draw_tracks(read_image(frames[frame - 1]), rows))
+            image = read_image(frames[frame - 1])
+            writer.write(draw_tracks(image, rows, class_names=class_names))
         return writer.count

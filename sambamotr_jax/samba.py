@@ -52,16 +52,120 @@ def dense(features: int, fan_in: int, *, use_bias: bool = True, name: str) -> nn
     )
 
 
+# The synchronization keeps the d_inner channels as the last (contiguous, vectorized) axis and
+# the 16 features first. On CPU, materializing big intermediates (the FFN hidden (128, K, 512),
+# attention scores (heads, K, K, 512): tens to hundreds of MB at K = 128) costs far more than
+# their arithmetic, so those are computed over blocks of tracks with `jax.lax.map`, each block
+# about this many elements (a few MiB).
+_BLOCK_ELEMENTS = 1 << 20
+
+
+class DenseParams(nn.Module):
+    """The parameters of `dense` / ``nn.Dense`` (same names and initializers), returned.
+
+    For code that applies them itself, e.g. inside `jax.lax.map`.
+    """
+
+    in_features: int
+    features: int
+    use_bias: bool = True
+    kernel_init: Callable = nn.initializers.xavier_uniform()
+    bias_init: Callable = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self) -> tuple[jax.Array, jax.Array | None]:
+        """-> (kernel (in, out), bias (out,) or None)."""
+        kernel = self.param("kernel", self.kernel_init, (self.in_features, self.features))
+        if not self.use_bias:
+            return kernel, None
+        return kernel, self.param("bias", self.bias_init, (self.features,))
+
+
+class LayerNormParams(nn.Module):
+    """The parameters of `layer_norm` (``scale``, ``bias``), returned."""
+
+    features: int
+
+    @nn.compact
+    def __call__(self) -> tuple[jax.Array, jax.Array]:
+        """-> (scale (features,), bias (features,))."""
+        scale = self.param("scale", nn.initializers.ones_init(), (self.features,))
+        return scale, self.param("bias", nn.initializers.zeros_init(), (self.features,))
+
+
+def _along_first(v: jax.Array, ndim: int) -> jax.Array:
+    """(E,) -> (E, 1, ..., 1) with ndim dims, to broadcast over a features-first array."""
+    return v.reshape((-1,) + (1,) * (ndim - 1))
+
+
+def features_first_dense(x: jax.Array, kernel: jax.Array, bias: jax.Array | None) -> jax.Array:
+    """A Linear on axis 0: x (in, ...), kernel (in, out), bias (out,) -> (out, ...)."""
+    y = jnp.tensordot(kernel, x, axes=([0], [0]))  # (out, ...)
+    return y if bias is None else y + _along_first(bias, x.ndim)
+
+
+def features_first_layer_norm(x: jax.Array, scale: jax.Array, bias: jax.Array) -> jax.Array:
+    """`layer_norm` (eps 1e-5, two-pass variance) over axis 0: x (E, ...) -> (E, ...).
+
+    The sums over the few features are written out (elementwise adds over contiguous slabs),
+    which XLA's CPU fusions run much faster than a reduction over a major axis.
+    """
+    e = x.shape[0]
+    mean = sum(x[i] for i in range(e)) / e  # (...)
+    centered = x - mean  # (E, ...)
+    var = sum(centered[i] * centered[i] for i in range(e)) / e  # (...)
+    y = centered * jax.lax.rsqrt(var + LN_EPS)
+    return y * _along_first(scale, x.ndim) + _along_first(bias, x.ndim)
+
+
+def map_track_blocks(fn: Callable, x: jax.Array, block: int) -> jax.Array:
+    """``fn`` over blocks of axis 1 of x (E, K, B) with `jax.lax.map`; fn: (E, blk, B) -> (F, blk, B).
+
+    K is padded to a multiple of the block (padded tracks are computed and dropped); fn must act
+    on each track independently.
+    """
+    e, cap, b = x.shape
+    if block >= cap:
+        return fn(x)
+    num_blocks = -(-cap // block)
+    x = jnp.pad(x, ((0, 0), (0, num_blocks * block - cap), (0, 0)))  # (E, nb*blk, B)
+    x = x.reshape(e, num_blocks, block, b).transpose(1, 0, 2, 3)  # (nb, E, blk, B)
+    y = jax.lax.map(fn, x)  # (nb, F, blk, B)
+    y = y.transpose(1, 0, 2, 3).reshape(y.shape[1], num_blocks * block, b)  # (F, nb*blk, B)
+    return y[:, :cap]
+
+
 class FFN(nn.Module):
-    """Official ``models/ffn.py``: ``norm(x + linear2(relu(linear1(x))))``."""
+    """Official ``models/ffn.py``: ``norm(x + linear2(relu(linear1(x))))``.
+
+    ``features_first`` applies it (same parameters) to x (d_model, K, B), over blocks of tracks.
+    """
 
     d_model: int
     d_ffn: int
     bias: bool = True
+    features_first: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        """x: (..., d_model) -> (..., d_model)."""
+        """x: (..., d_model) -> (..., d_model), or (d_model, K, B) if ``features_first``."""
+        if self.features_first:
+
+            def linear(fan_in: int, features: int, name: str) -> tuple:
+                return DenseParams(
+                    fan_in, features, self.bias, bias_init=torch_uniform_bias(fan_in), name=name
+                )()
+
+            linear1 = linear(self.d_model, self.d_ffn, "linear1")
+            linear2 = linear(self.d_ffn, self.d_model, "linear2")
+            norm = LayerNormParams(self.d_model, name="norm")()
+
+            def block_ffn(xb: jax.Array) -> jax.Array:  # (d_model, blk, B)
+                y = nn.relu(features_first_dense(xb, *linear1))  # (d_ffn, blk, B)
+                return features_first_layer_norm(xb + features_first_dense(y, *linear2), *norm)
+
+            block = max(1, _BLOCK_ELEMENTS // (self.d_ffn * x.shape[2]))
+            return map_track_blocks(block_ffn, x, block)
         y = dense(self.d_ffn, self.d_model, use_bias=self.bias, name="linear1")(x)
         y = dense(self.d_model, self.d_ffn, use_bias=self.bias, name="linear2")(nn.relu(y))
         return layer_norm("norm")(x + y)
@@ -100,51 +204,115 @@ def head_split_indices(
     return indices, valid
 
 
+def _attend(q: jax.Array, k: jax.Array, v: jax.Array, valid: jax.Array) -> jax.Array:
+    """Softmax attention for a batch of independent (head, channel) problems.
+
+    Args:
+      q: (H, B, Q, hd) queries, already scaled by 1/sqrt(hd).
+      k, v: (H, B, hd, K) keys and values.
+      valid: (K,) bool, keys that may be attended to.
+
+    Returns:
+      (H, B, hd, Q).
+    """
+    head_dim = q.shape[3]
+    # Broadcast-multiply-add over the tiny head_dim (faster than a batched dot with depth 4).
+    scores = sum(q[..., d, None] * k[..., None, d, :] for d in range(head_dim))  # (H, B, Q, K)
+    peak = jnp.max(jnp.where(valid, scores, -jnp.inf), axis=-1, keepdims=True)  # (H, B, Q, 1)
+    weights = jnp.where(valid, jnp.exp(scores - peak), 0.0)  # (H, B, Q, K)
+    total = jnp.sum(weights, axis=-1)  # (H, B, Q); >= 1 when any key is valid
+    out = jnp.einsum("hbqk,hbdk->hbdq", weights, v, precision=_HIGHEST)  # (H, B, hd, Q)
+    return out / jnp.where(total > 0, total, 1.0)[:, :, None, :]
+
+
+def attend_in_blocks(
+    q: jax.Array, k: jax.Array, v: jax.Array, valid: jax.Array, num_queries: jax.Array | int
+) -> jax.Array:
+    """`_attend` over blocks of queries (`jax.lax.map`), bounding the memory of the scores.
+
+    Shapes as in `_attend`. Only queries 0..num_queries-1 are computed (blocks entirely past
+    them are skipped with `jax.lax.cond` and give zeros); the result does not depend on the
+    block size.
+    """
+    h, b, nq, hd = q.shape
+    block = max(1, min(nq, _BLOCK_ELEMENTS // (h * b * k.shape[3])))
+    if block == nq:
+        return _attend(q, k, v, valid)
+    num_blocks = -(-nq // block)
+    q = jnp.pad(q, ((0, 0), (0, 0), (0, num_blocks * block - nq), (0, 0)))  # (H, B, nb*blk, hd)
+    q = q.reshape(h, b, num_blocks, block, hd).transpose(2, 0, 1, 3, 4)  # (nb, H, B, blk, hd)
+    starts = jnp.arange(num_blocks) * block  # (nb,)
+
+    def one_block(start_and_q: tuple[jax.Array, jax.Array]) -> jax.Array:
+        start, qb = start_and_q
+        return jax.lax.cond(
+            start < num_queries,
+            lambda: _attend(qb, k, v, valid),
+            lambda: jnp.zeros((h, b, hd, block), q.dtype),
+        )  # (H, B, hd, blk)
+
+    out = jax.lax.map(one_block, (starts, q))  # (nb, H, B, hd, blk)
+    out = out.transpose(1, 2, 3, 0, 4).reshape(h, b, hd, num_blocks * block)  # (H, B, hd, nb*blk)
+    return out[..., :nq]
+
+
 class MultiheadAttention(nn.Module):
     """Official ``query_updaters/attention.py`` MultiheadAttention (batch first, no dropout).
 
     Raw projection parameters in torch layout (``q_proj_weight`` (E, E) as (out, in)), an
     ``out_proj`` Linear, and the official head split (see `head_split_indices`).
+
+    ``features_first`` takes and returns (E, K, B) instead of (B, K, E): the synchronization's
+    batch is the 512 channels, which is fastest as the last (contiguous) axis.
     """
 
     embed_dim: int
     num_heads: int
     official_head_split: bool = True
+    features_first: bool = False
 
     @nn.compact
     def __call__(
         self, query: jax.Array, key: jax.Array, value: jax.Array, num_live: jax.Array | int
     ) -> jax.Array:
-        """query, key, value: (B, K, E) with live tokens in slots 0..num_live-1 -> (B, K, E)."""
+        """query, key, value: (B, K, E) with live tokens in slots 0..num_live-1 -> (B, K, E).
+
+        With ``features_first``: (E, K, B) -> (E, K, B).
+        """
         e, h = self.embed_dim, self.num_heads
         head_dim = e // h
         if head_dim * h != e:
             raise ValueError(f"embed_dim {e} must be divisible by num_heads {h}")
+        if not self.features_first:
+            # (B, K, E) -> (E, K, B)
+            query, key, value = (x.transpose(2, 1, 0) for x in (query, key, value))
         xavier = nn.initializers.xavier_uniform()
         zeros = nn.initializers.zeros_init()
 
         def project(name: str, x: jax.Array) -> jax.Array:
             w = self.param(f"{name}_proj_weight", xavier, (e, e))  # (out, in), torch layout
             b = self.param(f"{name}_proj_bias", zeros, (e,))
-            return jnp.einsum("bki,oi->bko", x, w, precision=_HIGHEST) + b  # (B, K, E)
+            return jnp.einsum("oi,ikb->okb", w, x, precision=_HIGHEST) + b[:, None, None]
 
-        bsz, cap, _ = query.shape
+        _, cap, bsz = query.shape
         indices, valid = head_split_indices(num_live, cap, h, self.official_head_split)
 
         def split(x: jax.Array) -> jax.Array:
-            chunks = x.reshape(bsz, cap * h, head_dim)  # (B, K*H, hd): chunk t*H + j
-            return jnp.take(chunks, indices, axis=1)  # (B, H, K, hd)
+            x = x.reshape(h, head_dim, cap, bsz).transpose(2, 0, 1, 3)  # (K, H, hd, B)
+            chunks = x.reshape(cap * h, head_dim, bsz)  # (K*H, hd, B): chunk t*H + j
+            return jnp.take(chunks, indices, axis=0)  # (H, K, hd, B)
 
-        q = split(project("q", query))
+        q = split(project("q", query)) * (1.0 / math.sqrt(head_dim))
         k = split(project("k", key))
         v = split(project("v", value))
-        v = jnp.where(valid[None, :, :, None], v, 0.0)  # padded keys never carry values
-        scores = jnp.einsum("bhqd,bhkd->bhqk", q, k, precision=_HIGHEST) / math.sqrt(head_dim)
-        scores = jnp.where(valid[None, :, None, :], scores, jnp.finfo(scores.dtype).min)
-        weights = jax.nn.softmax(scores, axis=-1)  # (B, H, K, K)
-        out = jnp.einsum("bhqk,bhkd->bhqd", weights, v, precision=_HIGHEST)  # (B, H, K, hd)
-        out = out.transpose(0, 2, 1, 3).reshape(bsz, cap, e)  # (B, K, H, hd) -> (B, K, E)
-        return nn.Dense(e, kernel_init=nn.initializers.xavier_uniform(), name="out_proj")(out)
+        v = jnp.where(valid[:, :, None, None], v, 0.0)  # padded keys never carry values
+        q = q.transpose(0, 3, 1, 2)  # (H, K, hd, B) -> (H, B, K, hd)
+        k, v = k.transpose(0, 3, 2, 1), v.transpose(0, 3, 2, 1)  # (H, K, hd, B) -> (H, B, hd, K)
+        # Padded queries (t >= T) are never read: their blocks are skipped (zeros).
+        out = attend_in_blocks(q, k, v, valid[0], num_live)  # (H, B, hd, K)
+        out = out.transpose(0, 2, 3, 1).reshape(e, cap, bsz)  # (H, hd, K, B) -> (E, K, B)
+        out = features_first_dense(out, *DenseParams(e, e, name="out_proj")())  # (E, K, B)
+        return out if self.features_first else out.transpose(2, 1, 0)  # (B, K, E)
 
 
 class SambaBlock(nn.Module):
@@ -180,26 +348,35 @@ class SambaBlock(nn.Module):
     ) -> jax.Array:
         """Channel-wise self-attention across tracks.
 
+        Computed features first, (d_state, K, d_inner), so that the d_inner attention batches
+        are the contiguous (vectorized) axis.
+
         Args:
           x: (K, d_inner, d_state) states; tokens are tracks, one attention batch per channel.
-          pos_emb: (d_inner, 1, d_state) scaled channel position embedding (query and key only).
+          pos_emb: (d_inner, d_state) scaled channel position embedding (query and key only).
           num_live: T, live tracks in slots 0..T-1.
 
         Returns:
           (K, d_inner, d_state).
         """
         n = self.d_state
-        x = x.transpose(1, 0, 2)  # (K, d_in, n) -> (d_in, K, n): batch = channels, tokens = tracks
+        x = x.transpose(2, 0, 1)  # (K, d_in, n) -> (n, K, d_in)
+        pos_emb = pos_emb.T[:, None, :]  # (d_in, n) -> (n, 1, d_in)
         for i in range(self.num_attn_layers):
             residual = x
-            normed = layer_norm(f"pre_norms_{i}")(x)
+            normed = features_first_layer_norm(x, *LayerNormParams(n, name=f"pre_norms_{i}")())
+            normed = normed + pos_emb
             attn = MultiheadAttention(
-                n, self.num_heads, self.official_head_split, name=f"self_attn_layers_{i}"
+                n,
+                self.num_heads,
+                self.official_head_split,
+                features_first=True,
+                name=f"self_attn_layers_{i}",
             )
-            x = attn(normed + pos_emb, normed + pos_emb, residual, num_live)
-            x = layer_norm(f"norms_{i}")(x + residual)
-            x = FFN(n, self.ffn_dim, name=f"ffn_layers_{i}")(x)
-        return x.transpose(1, 0, 2)  # (d_in, K, n) -> (K, d_in, n)
+            x = attn(normed, normed, residual, num_live)
+            x = features_first_layer_norm(x + residual, *LayerNormParams(n, name=f"norms_{i}")())
+            x = FFN(n, self.ffn_dim, features_first=True, name=f"ffn_layers_{i}")(x)
+        return x.transpose(1, 2, 0)  # (n, K, d_in) -> (K, d_in, n)
 
     @nn.compact
     def __call__(
@@ -275,7 +452,7 @@ class SambaBlock(nn.Module):
         )
         pos_emb_scaling = self.param("pos_emb_scaling", nn.initializers.zeros_init(), (1,))
         sync_scaling = jnp.exp(self.param("sync_scaling", nn.initializers.zeros_init(), (1,)))
-        pos_emb = (position_embedding * jnp.exp(pos_emb_scaling))[:, None, :]  # (d_in, 1, n)
+        pos_emb = position_embedding * jnp.exp(pos_emb_scaling)  # (d_in, n)
 
         x = hidden_state.astype(jnp.float32)
         if self.with_self_attn:

@@ -39,16 +39,23 @@ def track_to_file(config, checkpoint: str, seq_dir: str, output: str, *, interva
 
 def make_track_fn(config, checkpoint_dir: str):
     """The tracker as eval_lib expects it: `track_fn(frame_paths, *, interval)` yielding
-    (1-based frame number, [(id, x1, y1, w, h, score), ...]) in original pixels."""
+    (1-based frame number, [(id, x1, y1, w, h, score, label), ...]) in original pixels.
+
+    `label` (0-based class the track was born with, official `TrackInstances.labels`) comes
+    last, so readers of the first six fields (MOT results, drawing) see the rows they always saw.
+    """
     tracker = api.Tracker.from_checkpoint(config, checkpoint_dir)
 
     def track_fn(frames: list[pathlib.Path], *, interval: int = 1) -> Iterator:
         for frame in tracker.track_paths(frames, interval=interval):
             rows = []
-            for tid, score, (x1, y1, x2, y2) in zip(
-                frame.ids.tolist(), frame.scores.tolist(), frame.boxes_xyxy.tolist()
+            for tid, score, label, (x1, y1, x2, y2) in zip(
+                frame.ids.tolist(),
+                frame.scores.tolist(),
+                frame.labels.tolist(),
+                frame.boxes_xyxy.tolist(),
             ):
-                rows.append((tid, *mot_files.mot_box_from_xyxy(x1, y1, x2, y2), score))
+                rows.append((tid, *mot_files.mot_box_from_xyxy(x1, y1, x2, y2), score, label))
             yield frame.index + 1, rows
 
     return track_fn

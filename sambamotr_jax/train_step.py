@@ -146,15 +146,15 @@ class TrainTracks(NamedTuple):
     valid: jax.Array  # (B, K) bool
 
 
-def empty_tracks(model: SambaMOTR, batch_size: int, capacity: int) -> TrainTracks:
-    """No track (frame 0 of every clip)."""
+def empty_tracks(
+    model: SambaMOTR, batch_size: int, capacity: int, dtype=jnp.float32
+) -> TrainTracks:
+    """No track (frame 0 of every clip); `dtype` of the float fields."""
     b, k = batch_size, capacity
     return TrainTracks(
-        query_embed=jnp.zeros((b, k, model.query_dim), jnp.float32),
-        ref_pts=jnp.zeros((b, k, 4), jnp.float32),
-        updater={
-            n: jnp.zeros((b, k, *s), jnp.float32) for n, s in model.updater_state_shapes().items()
-        },
+        query_embed=jnp.zeros((b, k, model.query_dim), dtype),
+        ref_pts=jnp.zeros((b, k, 4), dtype),
+        updater={n: jnp.zeros((b, k, *s), dtype) for n, s in model.updater_state_shapes().items()},
         ids=jnp.full((b, k), -1, jnp.int32),
         iou=jnp.zeros((b, k), jnp.float32),
         valid=jnp.zeros((b, k), bool),
@@ -226,7 +226,7 @@ def _frame(
         tracks.valid,
         method="detect",
     )
-    out = _cast_floats(out, jnp.float32)
+    out = _cast_floats(out, jnp.promote_types(dtype, jnp.float32))  # bf16 -> f32
     variables = {"params": params, "buffers": buffers}
     c = cfg.criterion
     nd = c.num_det_queries
@@ -300,6 +300,7 @@ def _frame(
             rngs=rngs,
         )
         next_tracks = TrainTracks(query, ref, state, sel.ids, sel.iou, sel.valid)
+        next_tracks = jax.tree.map(lambda new, old: new.astype(old.dtype), next_tracks, tr)
         record = FrameRecord(
             losses=fc.losses,
             num_gts=fc.num_gts,
@@ -350,7 +351,8 @@ def clip_forward(
     if cfg.freeze_backbone_stem:
         params = _stop_frozen(params)
 
-    tracks = empty_tracks(model, batch_size, cfg.track_capacity)
+    carry_dtype = jnp.promote_types(cfg.compute_dtype, jnp.float32)  # float32 unless float64
+    tracks = empty_tracks(model, batch_size, cfg.track_capacity, carry_dtype)
     n = min(cfg.no_grad_frames, num_frames)
     records = []
     for start, stop, grad in ((0, n, False), (n, num_frames, True)):
