@@ -42,22 +42,23 @@ def reference_dir() -> pathlib.Path:
 
 
 # ------------------------------------------------------------------------------------------------
-# Scheduling under pytest-xdist (`-n 2`, `--dist loadgroup` in pyproject.toml).
+# Scheduling under pytest-xdist (`-n 2`).
 #
 # Almost all of the suite's time is XLA compilation of a few large programs. Two rules keep the
 # two workers busy without compiling anything twice:
 # - tests that share a module-scoped fixture (one compiled run that several tests read) or one
-#   persistent compilation cache entry run on one worker: an `xdist_group` per module, or per
+#   persistent compilation cache entry run on one worker: one work unit per module, or per
 #   fixture parameter where each parameter is its own compiled run;
-# - the slow groups are handed out first, slowest first, so the two slowest are not queued behind
-#   each other at the end of the run.
+# - the slow units are handed out first, slowest first, so that no slow test starts late.
+# The units are made by our own xdist scheduler: `--dist loadgroup` does not group under pytest 9
+# (xdist 3.8 renames `item._nodeid`, which pytest 9 no longer reads).
 
-# Modules whose tests share compiled work, grouped per parameter of their module-scoped fixture
+# Modules whose tests share compiled work, one unit per parameter of their module-scoped fixture
 # `run` (one compiled run per official fixture).
-_GROUP_PER_PARAM = ("test_train_step_parity.py", "test_tracker_fixture.py")
-# Modules grouped as a whole (a module-scoped fixture, or one compilation cache entry that the
+_UNIT_PER_PARAM = ("test_train_step_parity.py", "test_tracker_fixture.py")
+# Modules that are one unit (a module-scoped fixture, or one compilation cache entry that the
 # first test fills and the next ones read).
-_GROUP_PER_MODULE = (
+_UNIT_PER_MODULE = (
     "test_train_resume.py",
     "test_train_step.py",
     "test_detector.py",
@@ -66,7 +67,7 @@ _GROUP_PER_MODULE = (
     "test_bdd100k.py",
     "test_teta.py",
 )
-# Slowest first (measured on the 2-core CI machine): group names or node ids.
+# Slowest first (measured on a 2-core machine).
 _SLOW_FIRST = (
     "test_train_sharding.py::test_eight_devices_equal_one_device",
     "test_train_step_parity.py[official_def_detr]",
@@ -83,27 +84,33 @@ _SLOW_FIRST = (
 )
 
 
-def _group(item: pytest.Item) -> str | None:
-    module = item.path.name
-    if module in _GROUP_PER_PARAM and hasattr(item, "callspec"):
-        return f"{module}[{item.callspec.params['run']}]"
-    if module in _GROUP_PER_MODULE:
+def _unit(nodeid: str) -> str:
+    """The work unit of a test id ("tests/test_x.py::test_y[param]")."""
+    path, _, name = nodeid.partition("::")
+    module = path.rsplit("/", 1)[-1]
+    if module in _UNIT_PER_PARAM and name.endswith("]"):
+        return f"{module}[{name[name.index('[') + 1 : -1]}]"
+    if module in _UNIT_PER_MODULE:
         return module
-    return None
+    return f"{module}::{name}"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Keep the order given below (xdist otherwise sorts groups by their number of tests).
-    config.option.loadscopereorder = False
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Load scheduling by the units above, in collection order (sorted below), for `-n N`."""
+    if config.getoption("dist") != "load":  # an explicit --dist other than the default
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    config.option.loadscopereorder = False  # keep the order below (xdist sorts by unit size)
+    return UnitScheduling(config, log)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    rank = {}
-    for item in items:
-        group = _group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-        name = group or f"{item.path.name}::{item.name}"
-        rank[item.nodeid] = _SLOW_FIRST.index(name) if name in _SLOW_FIRST else len(_SLOW_FIRST)
-    items.sort(key=lambda item: rank[item.nodeid])  # stable: the rest keep collection order
+    rank = {name: i for i, name in enumerate(_SLOW_FIRST)}
+    # Stable: the rest keep their collection order.
+    items.sort(key=lambda item: rank.get(_unit(item.nodeid), len(_SLOW_FIRST)))
