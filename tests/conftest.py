@@ -51,7 +51,7 @@ def reference_dir() -> pathlib.Path:
 #   fixture parameter where each parameter is its own compiled run;
 # - the slow units are handed out first, slowest first, so that no slow test starts late.
 # The units are made by our own xdist scheduler: `--dist loadgroup` does not group under pytest 9
-# (xdist 3.8 renames `item._nodeid`, which pytest 9 no longer reads).
+# (xdist 3.8 tags a test's group by rewriting `item._nodeid`, which pytest 9 no longer reads).
 
 # Modules whose tests share compiled work, one unit per parameter of their module-scoped fixture
 # `run` (one compiled run per official fixture).
@@ -100,7 +100,7 @@ def _unit(nodeid: str) -> str:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
-    """Load scheduling by the units above, in collection order (sorted below), for `-n N`."""
+    """`-n N`: load scheduling by the units above, in the order of `pytest_collection_modifyitems`."""
     if config.getoption("dist") != "load":  # an explicit --dist other than the default
         return None
     from xdist.scheduler import LoadScopeScheduling
