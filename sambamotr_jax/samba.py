@@ -431,7 +431,7 @@ class SambaBlock(nn.Module):
         # Mamba initialization log(1..n) with xavier_uniform.
         A_log = self.param("A_log", nn.initializers.xavier_uniform(), (d_in, n))
         D = self.param("D", nn.initializers.ones_init(), (d_in,))
-        A = -jnp.exp(A_log.astype(jnp.float32))  # (d_in, n)
+        A = -jnp.exp(A_log.astype(jnp.promote_types(A_log.dtype, jnp.float32)))  # (d_in, n)
         dt_b_c = nn.Dense(
             rank + 2 * n,
             use_bias=False,
@@ -454,7 +454,7 @@ class SambaBlock(nn.Module):
         sync_scaling = jnp.exp(self.param("sync_scaling", nn.initializers.zeros_init(), (1,)))
         pos_emb = position_embedding * jnp.exp(pos_emb_scaling)  # (d_in, n)
 
-        x = hidden_state.astype(jnp.float32)
+        x = hidden_state.astype(jnp.promote_types(hidden_state.dtype, jnp.float32))
         if self.with_self_attn:
             if self.with_self_attn_prior:
                 x = delta_a * x
