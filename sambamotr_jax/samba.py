@@ -218,11 +218,12 @@ def _attend(q: jax.Array, k: jax.Array, v: jax.Array, valid: jax.Array) -> jax.A
     head_dim = q.shape[3]
     # Broadcast-multiply-add over the tiny head_dim (faster than a batched dot with depth 4).
     scores = sum(q[..., d, None] * k[..., None, d, :] for d in range(head_dim))  # (H, B, Q, K)
-    peak = jnp.max(jnp.where(valid, scores, -jnp.inf), axis=-1, keepdims=True)  # (H, B, Q, 1)
-    weights = jnp.where(valid, jnp.exp(scores - peak), 0.0)  # (H, B, Q, K)
-    total = jnp.sum(weights, axis=-1)  # (H, B, Q); >= 1 when any key is valid
-    out = jnp.einsum("hbqk,hbdk->hbdq", weights, v, precision=_HIGHEST)  # (H, B, hd, Q)
-    return out / jnp.where(total > 0, total, 1.0)[:, :, None, :]
+    # The official order: normalized softmax weights, then weights @ v. jax.nn.softmax's
+    # gradient is w * (g - sum(w * g)) like torch's softmax backward; normalizing after the
+    # product instead loses float32 precision in the gradients (docs/design.md).
+    scores = jnp.where(valid, scores, jnp.finfo(scores.dtype).min)  # (H, B, Q, K)
+    weights = jnp.where(valid, jax.nn.softmax(scores, axis=-1), 0.0)  # (H, B, Q, K)
+    return jnp.einsum("hbqk,hbdk->hbdq", weights, v, precision=_HIGHEST)  # (H, B, hd, Q)
 
 
 def attend_in_blocks(
