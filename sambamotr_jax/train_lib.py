@@ -414,11 +414,9 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
     # Model and optimizer.
     model = model_lib.build_model(config.model)
     abstract_vars = jax.eval_shape(lambda: model_lib.init_variables(model, jax.random.PRNGKey(0)))
-    # The schedule counts optimizer updates (after gradient accumulation) per epoch.
-    updates_per_epoch = max(plan.steps_per_epoch[0] // config.optim.accumulation_steps, 1)
-    tx = optimizer.make_optimizer(
-        config, abstract_vars["params"], steps_per_epoch=updates_per_epoch
-    )
+    # The lr schedule steps per epoch; epochs differ in length (clips per epoch change with the
+    # sampling stage), so it takes the plan's batches of every epoch.
+    tx = optimizer.make_optimizer(config, abstract_vars["params"], epoch_steps=plan.steps_per_epoch)
     abstract_state = jax.eval_shape(
         lambda: _new_state(model, tx, abstract_vars, jax.random.PRNGKey(0))
     )
