@@ -6,8 +6,8 @@ summary.json / summary.txt beside them; finished sequences are kept unless --ove
   python eval.py --config=configs/dancetrack.py --checkpoint=DIR --split=val --workdir=OUT \
       [--config.data.root=DATA] [--interval=K] [--overwrite]
 
-BDD100K (`config.data.dataset == 'BDD100K'`, or --format=bdd100k for another multi-class dataset
-in the MOT layout, e.g. the synthetic set with classes in gt column 8): every video is tracked
+BDD100K (`config.data.dataset == 'BDD100K'` or any multi-class model, e.g. one trained on the
+synthetic set with classes in gt column 8; --format chooses explicitly): every video is tracked
 into the official result json <workdir>/<split>/tracker/<video>.json and MOT text with a class
 column <video>.txt, then scored with TETA and HOTA/MOTA/IDF1 per class (summary.json: mTETA,
 mLocA, mAssocA, mClsA, mHOTA, mMOTA, mIDF1); MOT-layout gt.txt is converted to BDD100K json in
@@ -54,8 +54,8 @@ flags.DEFINE_enum(
     "format",
     None,
     ["mot", "bdd100k"],
-    "Result format: MOT text or BDD100K json (default: bdd100k for config.data.dataset BDD100K "
-    "in tracking mode, else mot).",
+    "Result format: MOT text or BDD100K json (default in tracking mode: bdd100k for "
+    "config.data.dataset BDD100K or config.model.num_classes > 1, else mot).",
 )
 
 FLAGS = flags.FLAGS
@@ -94,7 +94,7 @@ def main(argv):
                 )
             result_format = FLAGS.format
             if result_format is None:
-                result_format = "bdd100k" if eval_lib.is_bdd100k(FLAGS.config) else "mot"
+                result_format = eval_lib.default_result_format(FLAGS.config)
             scores = eval_lib.evaluate_checkpoint(
                 FLAGS.config,
                 FLAGS.checkpoint,

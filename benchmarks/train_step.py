@@ -113,7 +113,7 @@ def main() -> None:
         remat=args.remat,
         compute_dtype=args.dtype,
     )
-    tx = O.make_optimizer(config, variables["params"])
+    tx = O.make_optimizer(config, variables["params"], steps_per_epoch=1000)  # schedule only
     state = TS.TrainState.create(variables["params"], variables["buffers"], tx, jax.random.key(1))
     batch = synthetic_batch(args.batch, args.frames, *args.size)
     step = jax.jit(functools.partial(TS.train_step, model, tx, cfg=cfg), donate_argnums=0)

@@ -4,15 +4,23 @@ train_bdd100k.yaml): 8 classes, clips of 2 -> 3 -> 4 frames (interval 4) from ep
 of the official BDD100K loader (short sides 480..800, long side <= 1333, crop branch 400..600
 then a 384..600 crop keeping the overflowing boxes).
 
+    python -m sambamotr_jax.convert --checkpoint=r50_dab_deformable_detr.pth \
+        --config=configs/memotr_bdd100k.py --output=converted/dab_deformable_detr_8cls \
+        --allow-missing=query_updater --allow-missing=class_embed
     python train.py --config=configs/memotr_bdd100k.py --workdir=runs/memotr_bdd100k \
-        --config.data.root=DATA --config.train.init_from=converted/dab_deformable_detr
+        --config.data.root=DATA --config.train.init_from=converted/dab_deformable_detr_8cls
+
+The COCO checkpoint's 91-way class heads are not used for 8 classes (the official loader skips
+them too): the converter reports them missing and `--allow-missing=class_embed` keeps their fresh
+initialization. The official MeMOTR BDD100K checkpoint converts with nothing missing.
 
     python eval.py --config=configs/memotr_bdd100k.py --checkpoint=CKPT --split=val \
         --workdir=OUT --config.data.root=DATA
 
 eval.py writes the official per-video result json (and MOT text with the class column) into
 OUT/val/tracker/ and scores it against DATA/BDD100K/labels/box_track_20/val/ (TETA, HOTA, MOTA,
-IDF1: mTETA ... mIDF1 in summary.json).
+IDF1: mTETA ... mIDF1 in summary.json). Periodic evaluation in train.py does the same on
+config.eval.split and logs those scores.
 """
 
 from configs import common

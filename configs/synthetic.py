@@ -7,12 +7,19 @@ look-alike boxes that move, cross and occlude each other; 80x60 frames, 8 train 
 sequences of 64 frames), trains a resnet18 / hidden 64 / 16 queries model on clips of 3 frames
 (4 epochs of ~500 steps), and after every epoch tracks and scores the val split (HOTA in
 <workdir>/eval.jsonl and <workdir>/eval/step_<N>/val/tracker/summary.json). The evaluated
-parameters are kept as converted checkpoints; score one again with eval.py. Measured on a shared,
-loaded 2-core CPU: ~1 step/s, 1984 steps, HOTA 5 / 33 / 38 / 40 after epochs 1-4 at the 0.5
-thresholds, 49.0 (DetA 39.6, AssA 60.8) with the 0.4 thresholds set below:
+parameters are kept as converted checkpoints; score one again with eval.py:
 
     python eval.py --config=configs/synthetic.py --config.data.root=runs/synthetic/data \
-        --checkpoint=runs/synthetic/exports/step_<N> --workdir=runs/synthetic/eval_again
+        --checkpoint=runs/synthetic/exports/step_1984 --workdir=runs/synthetic/eval_again
+
+Measured (the two commands above, 2-core AMD EPYC shared with other jobs, load average 9-14):
+1984 steps, loss 13.5 -> 2.1, val HOTA 37.8 / 39.6 / 45.7 / **61.3** after epochs 1-4 (final:
+DetA 53.2, AssA 70.7, LocA 78.5, IDF1 78.5, MOTA 59.6; eval.py gives the same 61.3, and so do
+the official 0.5 score thresholds on that export). The whole training process took 20.2 CPU
+minutes (`time`: 1106 s user + 107 s sys; data generation, compilation and the four evaluations
+included; 44 wall minutes on the loaded machine). Run-to-run spread is large at this budget: an
+earlier run of the same training settings scored 49.0 where this one scores 39.2 with the
+official area filter (below).
 """
 
 from configs import common
@@ -40,11 +47,16 @@ def get_config():
     t.max_size = 80
     t.max_tracks = 16
     t.miss_tolerance = 10
-    # A small model trained for minutes scores lower than the official 0.5 thresholds assume
-    # (measured on the val split after 4 epochs: HOTA 39.9 at 0.5, 49.0 at 0.4).
+    # Score thresholds below the official 0.5, chosen on an earlier run's final export (HOTA 49.0
+    # at 0.4, 39.9 at 0.5). On the run measured above they do not matter at the end (final
+    # export: 61.3 at both) and cost a little in the middle (epoch 2: 39.6 at 0.4, 41.1 at 0.5).
     t.det_score_thresh = 0.4
     t.track_score_thresh = 0.4
     t.result_score_thresh = 0.4
+    # The official results filter drops boxes of area <= 100 px (DanceTrack frames are 1080p);
+    # the synthetic objects are 5x10 to 9x18 px, 61% of the val boxes are <= 100 px, and would
+    # never be reported (final export: HOTA 39.2 with 100, 61.3 with 25).
+    t.area_thresh = 25.0
     d = c.data
     d.synthetic.width = 80
     d.synthetic.height = 60

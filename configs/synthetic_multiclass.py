@@ -18,6 +18,8 @@ from configs import tiny
 def get_config():
     c = tiny.get_config()
     c.model.num_classes = 4
-    c.eval.every_epochs = 0  # periodic evaluation scores MOT text (single class); use eval.py
+    # Periodic evaluation (off, as in tiny.py) would track and score as BDD100K like eval.py
+    # (eval_lib.default_result_format: multi-class): --config.eval.every_steps=N turns it on.
+    c.eval.every_epochs = 0
     c.eval.every_steps = 0
     return c

@@ -1,19 +1,18 @@
 """Evaluation library: score existing MOT result files, or run a tracker over a split and score it.
 
-Layouts (DanceTrack / SportsMOT / MOT17):
+`run_split` tracks a split and scores it, in one of two result formats; `find_split` finds a
+config's split (folders, seqmap, gt, format) for eval.py (`evaluate_checkpoint`) and for the
+periodic evaluation in training.
+
+MOT format (DanceTrack / SportsMOT / MOT17 / BFT / single-class synthetic):
 
     <split_dir>/<seq>/seqinfo.ini, <split_dir>/<seq>/img1/*.jpg|*.png, <split_dir>/<seq>/gt/gt.txt
+    BFT: <split_dir>/<seq>/*.jpg, gt in <dataset>/annotations_mot/<split>/<seq>.txt (no seqinfo)
     <workdir>/<split>/tracker/<seq>.txt         results, one file per sequence (MOT format)
     <workdir>/<split>/tracker/summary.json      scores, per sequence and COMBINED
     <workdir>/<split>/tracker/summary.txt       the same as a table
 
-BDD100K (`score_bdd100k_results`): `<gt_root>/<video>.json` (labels/box_track_20/<split>/) and
-`<tracker_dir>/<video>.json` results in the official scalabel frame-list layout
-(`bdd100k_files`); summary.json holds mTETA, mLocA, mAssocA, mClsA, mHOTA, mMOTA, mIDF1 and the
-pooled TETA, HOTA, MOTA, IDF1 in percent, and per-class rows.
-
-Tracking a BDD100K split (`run_split_bdd100k`, chosen by `evaluate_checkpoint` when
-`config.data.dataset == 'BDD100K'` or `result_format='bdd100k'`):
+BDD100K format (`default_result_format`: the BDD100K dataset, or any multi-class model):
 
     <root>/BDD100K/images/track/<split>/<video>/*.jpg        frames (official layout)
     <root>/BDD100K/labels/box_track_20/<split>/<video>.json  ground truth
@@ -21,10 +20,13 @@ Tracking a BDD100K split (`run_split_bdd100k`, chosen by `evaluate_checkpoint` w
     <workdir>/<split>/tracker/<video>.txt     the same results as MOT text with a class column
     <workdir>/<split>/tracker/summary.json    mTETA, mLocA, mAssocA, mClsA, mHOTA, mMOTA, mIDF1...
 
-A split in the MOT layout (`<split>/<seq>/img1`, `gt/gt.txt` with the class 1..8 in column 8,
-e.g. `data_pipeline.synthetic --num-classes`) is tracked the same way; its gt.txt files are
-converted to `<workdir>/<split>/gt_bdd100k/<seq>.json` (`mot_gt_to_bdd100k`: class c is
-`bdd100k_files.CATEGORIES[c - 1]`) and scored against those.
+`score_bdd100k_results` scores `<tracker_dir>/<video>.json` against `<gt_root>/<video>.json` in
+the official scalabel frame-list layout (`bdd100k_files`); summary.json holds mTETA, mLocA,
+mAssocA, mClsA, mHOTA, mMOTA, mIDF1 and the pooled TETA, HOTA, MOTA, IDF1 in percent, and
+per-class rows. A split in the MOT layout (`<split>/<seq>/img1`, `gt/gt.txt` with the class
+1..8 in column 8, e.g. `data_pipeline.synthetic --num-classes`) is tracked the same way; its
+gt.txt files are converted to `<workdir>/<split>/gt_bdd100k/<seq>.json` (`mot_gt_to_bdd100k`:
+class c is `bdd100k_files.CATEGORIES[c - 1]`) and scored against those.
 
 The tracker comes in as a callable (`TrackFn`), so this module never imports the model:
 
@@ -38,6 +40,7 @@ track's 0-based class, is optional for MOT results (ignored there) and needed fo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 import time
@@ -58,6 +61,8 @@ TrackRow = (
 TrackFn = Callable[..., Iterator[tuple[int, list[TrackRow]]]]
 
 BDD100K = "BDD100K"  # config.data.dataset of BDD100K MOT 2020
+MOT_FORMAT, BDD100K_FORMAT = "mot", "bdd100k"  # result formats (`run_split`)
+RESULT_FORMATS = (MOT_FORMAT, BDD100K_FORMAT)
 SUMMARY_JSON = "summary.json"
 SUMMARY_TABLE = "summary.txt"
 
@@ -212,18 +217,47 @@ def track_sequence(
     return num_processed
 
 
+def check_interval(result_format: str, interval: int) -> None:
+    """BDD100K results need every frame (the official evaluation pairs frames).
+
+    Raises:
+      InputError: an unknown format, an interval < 1, or an interval other than 1 for BDD100K.
+    """
+    if result_format not in RESULT_FORMATS:
+        raise InputError(f"result format must be 'mot' or 'bdd100k', got {result_format!r}")
+    if interval < 1:
+        raise InputError(f"the frame interval must be >= 1, got {interval}")
+    if result_format == BDD100K_FORMAT and interval != 1:
+        raise InputError(
+            f"BDD100K results need every frame (the official evaluation pairs frames); got "
+            f"interval {interval}: use --interval=1 / --config.eval.interval=1"
+        )
+
+
 def run_split(
     track_fn_factory: Callable[[], TrackFn],
     split_dir: str | pathlib.Path,
     workdir: str | pathlib.Path,
     *,
     seqmap: str | pathlib.Path | None = None,
+    gt_dir: str | pathlib.Path | None = None,
+    result_format: str = MOT_FORMAT,
     interval: int = 1,
     overwrite: bool = False,
     progress: bool = True,
 ) -> metrics.Scores | None:
-    """Tracks every sequence of a split, writes `<workdir>/<split>/tracker/<seq>.txt`, then scores
-    the sequences that have ground truth.
+    """Tracks every sequence of a split into `<workdir>/<split>/tracker/`, then scores the
+    sequences that have ground truth.
+
+    Results and scores by `result_format`:
+      'mot': `<seq>.txt` (MOT text), HOTA/MOTA/IDF1 (`metrics.score_sequences`) against
+        `<seq>/gt/gt.txt`, or `<gt_dir>/<seq>.txt` (BFT `annotations_mot/<split>/`; its
+        unspecified -1 flag/class/visibility columns are written as 1 into
+        `<workdir>/<split>/gt_mot/<seq>.txt` first, see `mot_gt_with_defaults`).
+      'bdd100k': `<video>.json` (official scalabel frame list) and `<video>.txt` (MOT text with
+        the class column), TETA and the BDD100K metrics (`score_bdd100k_results`) against
+        `<gt_dir>/<video>.json`, or the videos' `gt/gt.txt` (class in column 8) converted into
+        `<workdir>/<split>/gt_bdd100k/` (`mot_gt_to_bdd100k`).
 
     Args:
       track_fn_factory: builds the tracker (e.g. loads the checkpoint); called at most once,
@@ -231,7 +265,10 @@ def run_split(
       split_dir: folder of sequence folders; its name is the split name (`val`, `test`...).
       workdir: output root.
       seqmap: TrackEval seqmap naming the sequences; None: every sequence folder of the split.
-      interval: track frames 1, 1+k, ... and score those (official EVAL_INTERVAL).
+      gt_dir: folder of per-sequence gt files (above); None: gt inside the sequence folders.
+      result_format: 'mot' | 'bdd100k'.
+      interval: track frames 1, 1+k, ... and score those (official EVAL_INTERVAL; 1 for
+        BDD100K).
       overwrite: track again sequences whose result file exists (else they are kept).
       progress: show a progress bar per sequence.
 
@@ -239,28 +276,43 @@ def run_split(
       The scores, or None when no sequence has ground truth (e.g. the test split).
 
     Raises:
-      InputError: a missing split folder, seqmap, or sequence frames (empty sequence).
+      InputError: a missing split folder, seqmap, sequence frames or gt, or a BDD100K interval
+        other than 1.
     """
+    check_interval(result_format, interval)
     split_dir = pathlib.Path(split_dir)
     names = None if seqmap is None else mot_files.read_seqmap(seqmap)
     seq_dirs = mot_files.sequence_dirs(split_dir, names)
-    out_dir = pathlib.Path(workdir) / split_dir.name / "tracker"
+    out_root = pathlib.Path(workdir) / split_dir.name
+    out_dir = out_root / "tracker"
     out_dir.mkdir(parents=True, exist_ok=True)
+    bdd100k = result_format == BDD100K_FORMAT
+    suffix = ".json" if bdd100k else ".txt"
 
     track_fn = None
     total_frames, total_seconds = 0, 0.0
     for seq_dir in seq_dirs:
         frames = mot_files.sequence_frames(seq_dir)
-        out_file = out_dir / f"{seq_dir.name}.txt"
+        out_file = out_dir / f"{seq_dir.name}{suffix}"
         if out_file.exists() and not overwrite:
             logging.info("%s: %s exists, skipped (pass overwrite to redo)", seq_dir.name, out_file)
             continue
         if track_fn is None:
             track_fn = track_fn_factory()
         start = time.perf_counter()
-        n = track_sequence(
-            track_fn, frames, out_file, interval=interval, progress=progress, desc=seq_dir.name
-        )
+        if bdd100k:
+            n = track_sequence_bdd100k(
+                track_fn,
+                frames,
+                seq_dir.name,
+                out_file,
+                out_dir / f"{seq_dir.name}.txt",
+                progress=progress,
+            )
+        else:
+            n = track_sequence(
+                track_fn, frames, out_file, interval=interval, progress=progress, desc=seq_dir.name
+            )
         seconds = time.perf_counter() - start
         total_frames, total_seconds = total_frames + n, total_seconds + seconds
         logging.info(
@@ -273,23 +325,97 @@ def run_split(
             total_frames / max(total_seconds, 1e-9),
         )
 
-    scored = [d for d in seq_dirs if (d / "gt" / "gt.txt").is_file()]
-    if not scored:
-        logging.info("No ground truth under %s: results written, nothing scored", split_dir)
+    if bdd100k:
+        return _score_bdd100k_split(seq_dirs, out_dir, gt_dir, out_root / "gt_bdd100k")
+    return _score_mot_split(seq_dirs, out_dir, gt_dir, out_root / "gt_mot", interval)
+
+
+def _seq_length(seq_dir: pathlib.Path) -> int:
+    """seqLength of the sequence's seqinfo.ini, else its number of frames (BFT)."""
+    if (seq_dir / "seqinfo.ini").is_file():
+        return mot_files.read_seqinfo(seq_dir).seq_length
+    return len(mot_files.sequence_frames(seq_dir))
+
+
+def _score_mot_split(seq_dirs, out_dir, gt_dir, converted_dir, interval):
+    """MOT scores of the sequences with gt (`run_split`); None when none has any."""
+    gt_files = {}
+    for d in seq_dirs:
+        if gt_dir is None:
+            if (d / "gt" / "gt.txt").is_file():
+                gt_files[d.name] = d / "gt" / "gt.txt"
+        elif (pathlib.Path(gt_dir) / f"{d.name}.txt").is_file():
+            gt_files[d.name] = converted_dir / f"{d.name}.txt"
+            mot_gt_with_defaults(pathlib.Path(gt_dir) / f"{d.name}.txt", gt_files[d.name])
+    if not gt_files:
+        where = seq_dirs[0].parent if gt_dir is None else gt_dir
+        logging.info("No ground truth under %s: results written, nothing scored", where)
         return None
     sequences = [
         metrics.SequenceFiles(
             name=d.name,
-            gt_file=d / "gt" / "gt.txt",
+            gt_file=gt_files[d.name],
             tracker_file=out_dir / f"{d.name}.txt",
-            seq_length=mot_files.read_seqinfo(d).seq_length,
+            seq_length=_seq_length(d),
         )
-        for d in scored
+        for d in seq_dirs
+        if d.name in gt_files
     ]
     scores = metrics.score_sequences(sequences, interval=interval)
     write_summary(out_dir, scores)
     logging.info("Scores (interval %d) written to %s", interval, out_dir / SUMMARY_JSON)
     return scores
+
+
+def _score_bdd100k_split(seq_dirs, out_dir, gt_dir, converted_dir):
+    """BDD100K scores of the videos (`run_split`); None without gt."""
+    video_names = [d.name for d in seq_dirs]
+    if gt_dir is None:
+        with_gt = [d for d in seq_dirs if (d / "gt" / "gt.txt").is_file()]
+        if not with_gt:
+            logging.info(
+                "No ground truth under %s: results written, nothing scored", seq_dirs[0].parent
+            )
+            return None
+        gt_dir = converted_dir
+        for d in with_gt:
+            mot_gt_to_bdd100k(d, gt_dir / f"{d.name}.json")
+        video_names = [d.name for d in with_gt]
+    return score_bdd100k_results(gt_dir, out_dir, names=video_names)
+
+
+def mot_gt_with_defaults(src: str | pathlib.Path, dst: str | pathlib.Path) -> int:
+    """Copies a MOT gt file, writing 1 for the -1 ("unspecified") values of columns 7-9.
+
+    BFT gt marks every box `-1,-1,-1` (no consider flag, class or visibility; the official
+    evaluator scores its one class, bird, over every box). The MOT scorer reads column 7 as the
+    consider flag and column 8 as the class (1 = the scored class): 1,1,1 counts every box as
+    BFT does. Other values are kept. Returns the number of boxes.
+
+    Raises:
+      InputError: a line with fewer than 6 columns.
+    """
+    src = pathlib.Path(src)
+    lines = []
+    for line_no, line in enumerate(src.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) < 6:
+            raise InputError(f"{src}:{line_no}: expected frame,id,x,y,w,h[,...], got {line!r}")
+        fields += ["-1"] * (9 - len(fields))
+        try:
+            unspecified = [float(fields[i]) == -1 for i in (6, 7, 8)]
+        except ValueError:
+            raise InputError(
+                f"{src}:{line_no}: columns 7-9 must be numbers, got {line!r}"
+            ) from None
+        for i, minus_one in zip((6, 7, 8), unspecified):
+            if minus_one:
+                fields[i] = "1"
+        lines.append(",".join(fields) + "\n")
+    mot_files.write_text_atomic(pathlib.Path(dst), lines)
+    return len(lines)
 
 
 def bdd100k_result_rows(rows: Sequence[TrackRow]) -> list[bdd100k_files.ResultRow]:
@@ -458,77 +584,30 @@ def run_split_bdd100k(
     overwrite: bool = False,
     progress: bool = True,
 ) -> metrics.Scores | None:
-    """Tracks every video of a split into BDD100K results and scores them (module docstring).
-
-    Args:
-      track_fn_factory: builds the tracker; called at most once, when a video is still to do.
-      split_dir: folder of video folders (frames directly inside, or MOT `img1/`).
-      workdir: output root; results in `<workdir>/<split>/tracker/<video>.json` and `.txt`.
-      gt_dir: BDD100K gt json folder; None: the videos' `gt/gt.txt` (class in column 8) are
-        converted into `<workdir>/<split>/gt_bdd100k/` and scored; without them, no score.
-      seqmap: TrackEval seqmap naming the videos; None: every video folder.
-      overwrite: track again videos whose result json exists (else they are kept).
-      progress: show a progress bar per video.
-
-    Returns:
-      The scores (`metrics.score_bdd100k`), or None without ground truth (the test split).
-
-    Raises:
-      InputError: missing split folder, seqmap, frames, or gt of a video.
-    """
-    split_dir = pathlib.Path(split_dir)
-    names = None if seqmap is None else mot_files.read_seqmap(seqmap)
-    seq_dirs = mot_files.sequence_dirs(split_dir, names)
-    out_dir = pathlib.Path(workdir) / split_dir.name / "tracker"
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    track_fn = None
-    total_frames, total_seconds = 0, 0.0
-    for seq_dir in seq_dirs:
-        frames = mot_files.sequence_frames(seq_dir)
-        out_json = out_dir / f"{seq_dir.name}.json"
-        if out_json.exists() and not overwrite:
-            logging.info("%s: %s exists, skipped (pass overwrite to redo)", seq_dir.name, out_json)
-            continue
-        if track_fn is None:
-            track_fn = track_fn_factory()
-        start = time.perf_counter()
-        n = track_sequence_bdd100k(
-            track_fn,
-            frames,
-            seq_dir.name,
-            out_json,
-            out_dir / f"{seq_dir.name}.txt",
-            progress=progress,
-        )
-        seconds = time.perf_counter() - start
-        total_frames, total_seconds = total_frames + n, total_seconds + seconds
-        logging.info(
-            "%s: %d frames, %.2f FPS -> %s", seq_dir.name, n, n / max(seconds, 1e-9), out_json
-        )
-    if total_frames:
-        logging.info(
-            "Tracked %d frames at %.2f FPS overall",
-            total_frames,
-            total_frames / max(total_seconds, 1e-9),
-        )
-
-    video_names = [d.name for d in seq_dirs]
-    if gt_dir is None:
-        with_gt = [d for d in seq_dirs if (d / "gt" / "gt.txt").is_file()]
-        if not with_gt:
-            logging.info("No ground truth under %s: results written, nothing scored", split_dir)
-            return None
-        gt_dir = pathlib.Path(workdir) / split_dir.name / "gt_bdd100k"
-        for d in with_gt:
-            mot_gt_to_bdd100k(d, gt_dir / f"{d.name}.json")
-        video_names = [d.name for d in with_gt]
-    return score_bdd100k_results(gt_dir, out_dir, names=video_names)
+    """`run_split` with `result_format='bdd100k'`: json + MOT text with the class column,
+    TETA and the BDD100K metrics (module docstring)."""
+    return run_split(
+        track_fn_factory,
+        split_dir,
+        workdir,
+        seqmap=seqmap,
+        gt_dir=gt_dir,
+        result_format=BDD100K_FORMAT,
+        overwrite=overwrite,
+        progress=progress,
+    )
 
 
 def is_bdd100k(config) -> bool:
     """True when the config's dataset is BDD100K (results as json, scored with TETA)."""
     return config.data.dataset == BDD100K
+
+
+def default_result_format(config) -> str:
+    """'bdd100k' for the BDD100K dataset or a multi-class model (the MOT scorer knows one
+    class), else 'mot'."""
+    num_classes = (config.get("model") or {}).get("num_classes", 1)
+    return BDD100K_FORMAT if is_bdd100k(config) or num_classes > 1 else MOT_FORMAT
 
 
 def split_paths(
@@ -537,22 +616,83 @@ def split_paths(
     """(split folder, seqmap or None) for a dataset split.
 
     The official layout is `<data_root>/<dataset>/<split>` with the seqmap
-    `<data_root>/<dataset>/<split>_seqmap.txt`; a `data_root` that already is the dataset folder
-    (`<data_root>/<split>`) is accepted too. A missing seqmap means every sequence folder.
+    `<data_root>/<dataset>/<split>_seqmap.txt`; MOT17's `<data_root>/<dataset>/images/<split>`
+    (seqmap beside it, as `data_pipeline.mot_files.dataset_dir`), and a `data_root` that already
+    is the dataset folder (`<data_root>/<split>`) are accepted too. A missing seqmap means every
+    sequence folder.
 
     Raises:
-      InputError: neither folder exists.
+      InputError: no such folder exists.
     """
     data_root = pathlib.Path(data_root)
-    candidates = [data_root / dataset / split, data_root / split]
+    candidates = [data_root / dataset / split, data_root / dataset / "images" / split]
+    candidates.append(data_root / split)
     for split_dir in candidates:
         if split_dir.is_dir():
             seqmap = split_dir.parent / f"{split}_seqmap.txt"
             return split_dir, (seqmap if seqmap.is_file() else None)
     raise InputError(
-        f"split folder not found: looked for {candidates[0]} and {candidates[1]}; set "
+        f"split folder not found: looked for {candidates[0]} and {candidates[2]}; set "
         "--config.data.root to the folder holding the dataset"
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSplit:
+    """A split to track and score and how (`find_split`); the `run_split` arguments."""
+
+    split_dir: pathlib.Path  # folder of sequence folders; its name names the output folder
+    seqmap: pathlib.Path | None  # names the sequences; None: every sequence folder
+    gt_dir: pathlib.Path | None  # per-sequence gt files (BFT, BDD100K); None: in the sequences
+    result_format: str  # 'mot' | 'bdd100k'
+
+    def run_args(self) -> dict:
+        return dict(seqmap=self.seqmap, gt_dir=self.gt_dir, result_format=self.result_format)
+
+
+def find_split(
+    config, split: str, *, data_root: str | None = None, result_format: str | None = None
+) -> EvalSplit:
+    """Where `split` of `config.data.dataset` is, and the result format to track it in.
+
+    Layouts: BDD100K `images/track/<split>` + `labels/box_track_20/<split>` (`bdd100k_split_paths`);
+    MOT `<dataset>/<split>/<seq>/` (`split_paths`) with gt in the sequences (`gt/gt.txt`) or, as
+    BFT, in `<dataset>/annotations_mot/<split>/<seq>.txt`. `config.eval.seqmap` wins over the
+    seqmap found beside the split.
+
+    Args:
+      data_root: the folder holding the dataset folder (default `config.data.root`).
+      result_format: 'mot' | 'bdd100k'; None: `default_result_format(config)`.
+
+    Raises:
+      InputError: no data root, an unknown format, or no such split folder.
+    """
+    data_root = data_root or config.data.get("root")
+    if not data_root:
+        raise InputError("config.data.root is not set; pass --config.data.root=DIR")
+    result_format = result_format or default_result_format(config)
+    if result_format not in RESULT_FORMATS:
+        raise InputError(f"result format must be 'mot' or 'bdd100k', got {result_format!r}")
+    dataset = config.data.dataset
+    if result_format == BDD100K_FORMAT:
+        split_dir, gt_dir = bdd100k_split_paths(data_root, dataset, split)
+        seqmap = None
+    else:
+        split_dir, seqmap = split_paths(data_root, dataset, split)
+        gt_dir = split_dir.parent / "annotations_mot" / split
+        gt_dir = gt_dir if gt_dir.is_dir() else None
+    eval_config = config.get("eval") or {}
+    if eval_config.get("seqmap"):
+        seqmap = pathlib.Path(eval_config["seqmap"])
+    return EvalSplit(split_dir, seqmap, gt_dir, result_format)
+
+
+def scalar_scores(scores: metrics.Scores, result_format: str) -> dict[str, float]:
+    """The scores to log: COMBINED (HOTA, DetA, ...) for MOT, `BDD100K_SUMMARY_KEYS` (mTETA,
+    mHOTA, ...) for BDD100K."""
+    if result_format == BDD100K_FORMAT:
+        return {k: float(scores.summary[k]) for k in metrics.BDD100K_SUMMARY_KEYS}
+    return {k: float(v) for k, v in scores.summary[metrics.COMBINED].items()}
 
 
 def evaluate_checkpoint(
@@ -569,9 +709,9 @@ def evaluate_checkpoint(
 ) -> metrics.Scores | None:
     """`eval.py`'s tracking mode: runs a checkpoint over a dataset split and scores it.
 
-    `result_format`: 'mot' (MOT text, HOTA/MOTA/IDF1) or 'bdd100k' (`run_split_bdd100k`: json
-    + MOT text with the class column, TETA and the BDD100K metrics); None: 'bdd100k' for
-    `config.data.dataset == 'BDD100K'`, else 'mot'.
+    `result_format`: 'mot' (MOT text, HOTA/MOTA/IDF1) or 'bdd100k' (json + MOT text with the
+    class column, TETA and the BDD100K metrics); None: `default_result_format(config)`. The
+    split is found by `find_split`, tracked and scored by `run_split`.
 
     Config fields read (ml_collections.ConfigDict):
       data.root: folder holding the dataset folder (official DATA_ROOT), or the dataset folder.
@@ -592,41 +732,16 @@ def evaluate_checkpoint(
             f"{checkpoint_dir}: checkpoint not found; pass --checkpoint=DIR with a checkpoint "
             "written by train.py (or official weights converted to one)"
         )
-    data_root = config.data.get("root")
-    if not data_root:
-        raise InputError("config.data.root is not set; pass --config.data.root=DIR")
     eval_config = config.get("eval") or {}
-    if result_format is None:
-        result_format = "bdd100k" if is_bdd100k(config) else "mot"
-    if result_format not in ("mot", "bdd100k"):
-        raise InputError(f"result format must be 'mot' or 'bdd100k', got {result_format!r}")
     if interval is None:
         interval = int(eval_config.get("interval", 1))
-    if result_format == "bdd100k":
-        if interval != 1:
-            raise InputError(
-                f"BDD100K results need every frame (the official evaluation pairs frames); got "
-                f"interval {interval}: use --interval=1 / --config.eval.interval=1"
-            )
-        split_dir, gt_dir = bdd100k_split_paths(data_root, config.data.dataset, split)
-        seqmap = pathlib.Path(eval_config["seqmap"]) if eval_config.get("seqmap") else None
-        return run_split_bdd100k(
-            lambda: build_track_fn(config, checkpoint_dir),
-            split_dir,
-            workdir,
-            gt_dir=gt_dir,
-            seqmap=seqmap,
-            overwrite=overwrite,
-            progress=progress,
-        )
-    split_dir, seqmap = split_paths(data_root, config.data.dataset, split)
-    if eval_config.get("seqmap"):
-        seqmap = pathlib.Path(eval_config["seqmap"])
+    where = find_split(config, split, result_format=result_format)
+    check_interval(where.result_format, interval)
     return run_split(
         lambda: build_track_fn(config, checkpoint_dir),
-        split_dir,
+        where.split_dir,
         workdir,
-        seqmap=seqmap,
+        **where.run_args(),
         interval=interval,
         overwrite=overwrite,
         progress=progress,

@@ -20,32 +20,39 @@ the way `torch.nn.utils.clip_grad_norm_` does (coefficient ``max_norm / (norm + 
 config has CLIP_MAX_NORM 0.1); here ``optim.clip_max_norm`` is the norm and 0 turns clipping off.
 
 Learning rate of a group at update `step` (counting optimizer updates, i.e. after gradient
-accumulation): ``epoch = step // steps_per_epoch``;
-MultiStep: ``base * lr_drop_rate ** #{m in lr_drop_milestones : m <= epoch}`` (torch MultiStepLR
-stepped once per epoch); Cosine: ``base * (1 + cos(pi * epoch / epochs)) / 2`` (CosineAnnealingLR,
-T_max = epochs, eta_min 0). From epoch ``only_train_query_updater_after`` on, every group except
-`query_updater` has lr 0 (the official code sets their lr to 0; their gradients still count in the
-clipping norm, as officially).
+accumulation): `epoch` = the epoch that update falls in (`epoch_of_update`; with a constant
+``steps_per_epoch``, ``step // steps_per_epoch``). Epochs need not have equal lengths: the
+official datasets rebuild their clip list in `set_epoch`, one clip per begin frame, so an epoch
+with longer clips (a later SAMPLE_STEPS stage) has fewer clips and fewer steps; the official
+scheduler still steps once per epoch. MultiStep: ``base * lr_drop_rate ** #{m in
+lr_drop_milestones : m <= epoch}`` (torch MultiStepLR stepped once per epoch); Cosine: ``base *
+(1 + cos(pi * epoch / train.epochs)) / 2`` (CosineAnnealingLR, T_max = EPOCHS, eta_min 0). From
+epoch ``only_train_query_updater_after`` on, every group except `query_updater` has lr 0 (the
+official code sets their lr to 0; their gradients still count in the clipping norm, as
+officially).
 
 Config fields read (``config.optim``; official yaml keys in brackets, defaults = official DanceTrack):
   lr 2e-4 [LR], lr_backbone 2e-5 [LR_BACKBONE], lr_points 1e-5 [LR_POINTS],
   weight_decay 5e-4 [WEIGHT_DECAY], clip_max_norm 0.1 [CLIP_MAX_NORM],
   lr_scheduler 'MultiStep' | 'Cosine' [LR_SCHEDULER], lr_drop_milestones (10,)
-  [LR_DROP_MILESTONES], lr_drop_rate 0.1 [LR_DROP_RATE], epochs 20 [EPOCHS] (Cosine only),
+  [LR_DROP_MILESTONES], lr_drop_rate 0.1 [LR_DROP_RATE],
   only_train_query_updater_after 20 [ONLY_TRAIN_QUERY_UPDATER_AFTER],
   accumulation_steps 1 [ACCUMULATION_STEPS] (optax.MultiSteps: mean of k micro-batch gradients =
   the official loss / k summed over k backward passes),
-  steps_per_epoch: optimizer updates per epoch; an explicit ``steps_per_epoch=`` argument wins.
+  steps_per_epoch (optional): optimizer updates per epoch when no argument gives the epochs;
+and ``config.train.epochs`` 20 [EPOCHS] (Cosine only).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import traverse_util
 
@@ -111,13 +118,18 @@ def frozen_mask(params) -> Any:
     return jax.tree.map(lambda g: g == "frozen", param_groups(params))
 
 
-def _epoch_lr(o, base: float, group: str, epoch):
-    """lr of `group` in `epoch` (traced or Python int)."""
+def _cosine_epochs(config) -> int | None:
+    """T_max of the Cosine schedule: the run's epochs (config.train.epochs; optim has none)."""
+    return config.train.epochs if config.optim.lr_scheduler == "Cosine" else None
+
+
+def _epoch_lr(o, epochs: int | None, base: float, group: str, epoch):
+    """lr of `group` in `epoch` (traced or Python int); `epochs`: `_cosine_epochs`."""
     if o.lr_scheduler == "MultiStep":
         drops = sum((epoch >= m) * 1 for m in o.lr_drop_milestones)
         lr = base * o.lr_drop_rate ** jnp.asarray(drops, jnp.float32)
     elif o.lr_scheduler == "Cosine":
-        lr = base * (1.0 + jnp.cos(math.pi * jnp.asarray(epoch, jnp.float32) / o.epochs)) / 2.0
+        lr = base * (1.0 + jnp.cos(math.pi * jnp.asarray(epoch, jnp.float32) / epochs)) / 2.0
     else:
         raise ValueError(f"optim.lr_scheduler={o.lr_scheduler!r}: expected MultiStep or Cosine")
     if group != "query_updater":
@@ -129,11 +141,54 @@ def _base_lr(o, group: str) -> float:
     return {"backbone": o.lr_backbone, "points": o.lr_points}.get(group, o.lr)
 
 
-def learning_rate(config, step, steps_per_epoch: int, group: str = "other") -> jax.Array:
+def epoch_starts(epoch_steps: Sequence[int], accumulation_steps: int = 1) -> np.ndarray:
+    """(E,) int: the first optimizer update of each epoch, from the batches of each epoch.
+
+    `optax.MultiSteps` counts micro-batches across epoch ends, so update n (0-based) is applied
+    at batch (n + 1) * k - 1; it belongs to the epoch holding that batch. The first update of
+    epoch e, starting at batch o_e, is therefore o_e // k.
+    """
+    batch_starts = np.concatenate([[0], np.cumsum(epoch_steps)[:-1]]).astype(np.int64)
+    return batch_starts // accumulation_steps
+
+
+def epoch_of_update(step, starts: np.ndarray):
+    """The epoch of optimizer update `step` (traced or int), given `epoch_starts`; updates past
+    the last epoch's start stay in the last epoch."""
+    return jnp.searchsorted(jnp.asarray(starts), step, side="right") - 1
+
+
+def _epoch_fn(config, steps_per_epoch: int | None, epoch_steps: Sequence[int] | None):
+    """update count -> epoch, from per-epoch batch counts or a constant update count."""
+    if epoch_steps is not None:
+        starts = epoch_starts(epoch_steps, config.optim.accumulation_steps)
+        return lambda count: epoch_of_update(count, starts)
+    steps_per_epoch = steps_per_epoch or config.optim.get("steps_per_epoch")
+    if not steps_per_epoch or steps_per_epoch < 1:
+        raise ValueError(
+            "the schedule needs epoch_steps, or steps_per_epoch >= 1 (argument or "
+            "optim.steps_per_epoch)"
+        )
+    return lambda count: count // steps_per_epoch
+
+
+def learning_rate(
+    config,
+    step,
+    steps_per_epoch: int | None = None,
+    group: str = "other",
+    *,
+    epoch_steps: Sequence[int] | None = None,
+) -> jax.Array:
     """lr of `group` ('backbone' | 'points' | 'query_updater' | 'other' = the official "lr")
-    at optimizer update `step` (for logging; the optimizer uses the same function)."""
+    at optimizer update `step` (for logging; the optimizer uses the same function).
+
+    The epochs come from `epoch_steps` (training batches of each epoch, e.g. the data plan's
+    `steps_per_epoch`) when given, else from a constant `steps_per_epoch` updates per epoch.
+    """
     o = config.optim
-    return _epoch_lr(o, _base_lr(o, group), group, step // steps_per_epoch)
+    epoch = _epoch_fn(config, steps_per_epoch, epoch_steps)(step)
+    return _epoch_lr(o, _cosine_epochs(config), _base_lr(o, group), group, epoch)
 
 
 class ScheduleState(NamedTuple):
@@ -182,25 +237,30 @@ def clip_by_global_norm_torch(max_norm: float) -> optax.GradientTransformation:
 
 
 def make_optimizer(
-    config, params, *, steps_per_epoch: int | None = None
+    config,
+    params,
+    *,
+    steps_per_epoch: int | None = None,
+    epoch_steps: Sequence[int] | None = None,
 ) -> optax.GradientTransformation:
     """The official optimizer for `params` (see the module docstring for the config fields).
 
     Args:
-      config: the experiment config (reads `config.optim`).
+      config: the experiment config (reads `config.optim`; `config.train.epochs` for Cosine).
       params: the parameter tree (or its shapes); only its structure and names are used.
-      steps_per_epoch: optimizer updates per epoch (default `config.optim.steps_per_epoch`).
+      steps_per_epoch: optimizer updates per epoch when every epoch has as many (default
+        `config.optim.steps_per_epoch`).
+      epoch_steps: training batches (micro-batches under gradient accumulation) of each epoch,
+        e.g. the data plan's `steps_per_epoch`: epochs of different lengths (the clip length
+        changes at SAMPLE_STEPS). Wins over `steps_per_epoch`.
     """
     o = config.optim
-    steps_per_epoch = steps_per_epoch or o.steps_per_epoch
-    if not steps_per_epoch or steps_per_epoch < 1:
-        raise ValueError(
-            "make_optimizer needs steps_per_epoch >= 1 (argument or optim.steps_per_epoch)"
-        )
+    epoch_of = _epoch_fn(config, steps_per_epoch, epoch_steps)
+    epochs = _cosine_epochs(config)
 
     def schedule(group):
         base = _base_lr(o, group)
-        return lambda count: _epoch_lr(o, base, group, count // steps_per_epoch)
+        return lambda count: _epoch_lr(o, epochs, base, group, epoch_of(count))
 
     def adamw(group):
         return optax.adamw(schedule(group), b1=0.9, b2=0.999, eps=1e-8, weight_decay=o.weight_decay)

@@ -218,11 +218,12 @@ def _attend(q: jax.Array, k: jax.Array, v: jax.Array, valid: jax.Array) -> jax.A
     head_dim = q.shape[3]
     # Broadcast-multiply-add over the tiny head_dim (faster than a batched dot with depth 4).
     scores = sum(q[..., d, None] * k[..., None, d, :] for d in range(head_dim))  # (H, B, Q, K)
-    peak = jnp.max(jnp.where(valid, scores, -jnp.inf), axis=-1, keepdims=True)  # (H, B, Q, 1)
-    weights = jnp.where(valid, jnp.exp(scores - peak), 0.0)  # (H, B, Q, K)
-    total = jnp.sum(weights, axis=-1)  # (H, B, Q); >= 1 when any key is valid
-    out = jnp.einsum("hbqk,hbdk->hbdq", weights, v, precision=_HIGHEST)  # (H, B, hd, Q)
-    return out / jnp.where(total > 0, total, 1.0)[:, :, None, :]
+    # The official order: normalized softmax weights, then weights @ v. jax.nn.softmax's
+    # gradient is w * (g - sum(w * g)) like torch's softmax backward; normalizing after the
+    # product instead loses float32 precision in the gradients (docs/design.md).
+    scores = jnp.where(valid, scores, jnp.finfo(scores.dtype).min)  # (H, B, Q, K)
+    weights = jnp.where(valid, jax.nn.softmax(scores, axis=-1), 0.0)  # (H, B, Q, K)
+    return jnp.einsum("hbqk,hbdk->hbdq", weights, v, precision=_HIGHEST)  # (H, B, hd, Q)
 
 
 def attend_in_blocks(
@@ -431,7 +432,7 @@ class SambaBlock(nn.Module):
         # Mamba initialization log(1..n) with xavier_uniform.
         A_log = self.param("A_log", nn.initializers.xavier_uniform(), (d_in, n))
         D = self.param("D", nn.initializers.ones_init(), (d_in,))
-        A = -jnp.exp(A_log.astype(jnp.float32))  # (d_in, n)
+        A = -jnp.exp(A_log.astype(jnp.promote_types(A_log.dtype, jnp.float32)))  # (d_in, n)
         dt_b_c = nn.Dense(
             rank + 2 * n,
             use_bias=False,
@@ -454,7 +455,7 @@ class SambaBlock(nn.Module):
         sync_scaling = jnp.exp(self.param("sync_scaling", nn.initializers.zeros_init(), (1,)))
         pos_emb = position_embedding * jnp.exp(pos_emb_scaling)  # (d_in, n)
 
-        x = hidden_state.astype(jnp.float32)
+        x = hidden_state.astype(jnp.promote_types(hidden_state.dtype, jnp.float32))
         if self.with_self_attn:
             if self.with_self_attn_prior:
                 x = delta_a * x

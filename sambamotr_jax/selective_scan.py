@@ -11,7 +11,7 @@ synchronization off (the "Mamba" ablation) the recurrence is linear in ``x`` and
 runs with `jax.lax.associative_scan` in O(log L) depth.
 
 Shapes: ``...`` are leading batch dims (e.g. tracks), ``d`` = d_inner channels, ``n`` = d_state.
-Everything is computed in float32.
+Everything is computed in float32 (or wider, when the inputs are).
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ def discretize(
     Returns:
       (deltaA, deltaB_u), each (..., d, n).
     """
-    delta = delta.astype(jnp.float32)
-    delta_a = jnp.exp(delta[..., :, None] * A.astype(jnp.float32))  # (..., d, n)
+    dtype = jnp.promote_types(delta.dtype, jnp.float32)  # float32 (float64 under x64 replays)
+    delta = delta.astype(dtype)
+    delta_a = jnp.exp(delta[..., :, None] * A.astype(dtype))  # (..., d, n)
     delta_b_u = delta[..., :, None] * B[..., None, :] * u[..., :, None]  # (..., d, n)
     return delta_a, delta_b_u
 

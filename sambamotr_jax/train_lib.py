@@ -271,36 +271,38 @@ class StepFunctions:
 # Evaluation.
 
 
-def eval_split(config, root: str) -> tuple[pathlib.Path, pathlib.Path | None] | None:
-    """(split folder, seqmap) of periodic evaluation, None when it is off.
+def eval_split(config, root: str) -> eval_lib.EvalSplit | None:
+    """The split of periodic evaluation (`eval_lib.find_split`: the format eval.py would use,
+    BDD100K for BDD100K and multi-class configs), None when evaluation is off.
 
     Raises:
-      InputError: evaluation is on but the split is not there (checked before training).
+      InputError: evaluation is on but the split is not there, or its interval does not fit
+        the format (checked before training).
     """
     if not (config.eval.every_epochs or config.eval.every_steps):
         return None
-    key = data_files.canonical_name(config.data.dataset)
+    base = data_files.dataset_dir(data_files.canonical_name(config.data.dataset), root)
     try:
-        split_dir, seqmap = eval_lib.split_paths(
-            data_files.dataset_dir(key, root), "", config.eval.split
-        )
+        split = eval_lib.find_split(config, config.eval.split, data_root=base)
+        eval_lib.check_interval(split.result_format, config.eval.interval)
     except InputError as err:
         raise InputError(
             f"periodic evaluation: {err}; choose --config.eval.split, or turn evaluation off "
             "with --config.eval.every_epochs=0 --config.eval.every_steps=0"
         ) from err
-    if config.eval.seqmap:
-        seqmap = pathlib.Path(config.eval.seqmap)
-    return split_dir, seqmap
+    return split
 
 
-def evaluate(config, state, step: int, workdir: pathlib.Path, split) -> dict[str, float]:
+def evaluate(
+    config, state, step: int, workdir: pathlib.Path, split: eval_lib.EvalSplit
+) -> dict[str, float]:
     """Tracks the eval split with the current parameters and scores it (on process 0).
 
     The parameters are written as a converted checkpoint `exports/step_<N>/` (what eval.py and
     track.py read), then `eval_lib.run_split` tracks and scores the split into
-    `eval/step_<N>/<split>/tracker/` (summary.json). Returns the COMBINED scores ({} when the
-    split has no ground truth).
+    `eval/step_<N>/<split>/tracker/` (summary.json). Returns the scores to log
+    (`eval_lib.scalar_scores`: COMBINED HOTA... or mTETA, mHOTA...; {} when the split has no
+    ground truth).
     """
     variables = {"params": mesh_lib.host_copy(state.params)}
     variables["buffers"] = mesh_lib.host_copy(state.buffers)
@@ -309,19 +311,25 @@ def evaluate(config, state, step: int, workdir: pathlib.Path, split) -> dict[str
     export = workdir / "exports" / f"step_{step}"
     if not (export / checkpoints.MODEL_JSON).exists():
         checkpoints.save_variables(export, variables, config.model.to_dict())
-    split_dir, seqmap = split
     scores = eval_lib.run_split(
         lambda: track_lib.make_track_fn(config, str(export)),
-        split_dir,
+        split.split_dir,
         workdir / "eval" / f"step_{step}",
-        seqmap=seqmap,
+        **split.run_args(),
         interval=config.eval.interval,
         overwrite=True,
         progress=False,
     )
     if scores is None:
         return {}
-    return {k: float(v) for k, v in scores.summary["COMBINED"].items()}
+    return eval_lib.scalar_scores(scores, split.result_format)
+
+
+def eval_message(step: int, scores: dict[str, float]) -> str:
+    """One log line: the headline scores first (mTETA, mHOTA for BDD100K; HOTA for MOT)."""
+    keys = ("mTETA", "mHOTA") if "mTETA" in scores else ("HOTA",)
+    head = ", ".join(f"{k} {scores[k]:.2f}" for k in keys)
+    return f"step {step}: {head} ({scores})"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -414,11 +422,9 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
     # Model and optimizer.
     model = model_lib.build_model(config.model)
     abstract_vars = jax.eval_shape(lambda: model_lib.init_variables(model, jax.random.PRNGKey(0)))
-    # The schedule counts optimizer updates (after gradient accumulation) per epoch.
-    updates_per_epoch = max(plan.steps_per_epoch[0] // config.optim.accumulation_steps, 1)
-    tx = optimizer.make_optimizer(
-        config, abstract_vars["params"], steps_per_epoch=updates_per_epoch
-    )
+    # The lr schedule steps per epoch; epochs differ in length (clips per epoch change with the
+    # sampling stage), so it takes the plan's batches of every epoch.
+    tx = optimizer.make_optimizer(config, abstract_vars["params"], epoch_steps=plan.steps_per_epoch)
     abstract_state = jax.eval_shape(
         lambda: _new_state(model, tx, abstract_vars, jax.random.PRNGKey(0))
     )
@@ -500,7 +506,7 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
                     last_eval = evaluate(config, state, step, workdir, split)
                     if last_eval:
                         logger.write_eval(step, last_eval)
-                        logger.message(f"step {step}: HOTA {last_eval.get('HOTA')} ({last_eval})")
+                        logger.message(eval_message(step, last_eval))
             # The run stops (max_steps, the last epoch, Ctrl-C): log and save where it is.
             save()
             if stop.requested:

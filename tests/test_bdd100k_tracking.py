@@ -11,13 +11,14 @@ import os
 import pathlib
 import subprocess
 import sys
+import types
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from configs import bdd100k, memotr_bdd100k, synthetic_multiclass
-from sambamotr_jax import bdd100k_files, demo, draw, eval_lib, online_tracker
+from sambamotr_jax import bdd100k_files, demo, draw, eval_lib, metrics, online_tracker, train_lib
 from sambamotr_jax.box_ops import inverse_sigmoid
 from sambamotr_jax.mot_files import InputError
 from sambamotr_jax.track_state import empty_track_state
@@ -268,6 +269,71 @@ def test_evaluate_checkpoint_bdd100k_layout_and_interval(tmp_path):
         )
 
 
+def test_periodic_evaluation_of_a_bdd100k_config_tracks_and_scores_as_bdd100k(
+    tmp_path, monkeypatch
+):
+    """train_lib's periodic evaluation on the official BDD100K layout: the BDD100K split paths,
+    json results, TETA; the logged scores are mTETA, mHOTA... (a perfect fake tracker)."""
+    root = tmp_path / "root"
+    frames_dir = root / "BDD100K" / "images" / "track" / "val" / "vid-a"
+    frames_dir.mkdir(parents=True)
+    names = [f"vid-a-{i:07d}.jpg" for i in range(1, 4)]
+    for name in names:
+        (frames_dir / name).write_bytes(b"")
+    boxes = {0: [(1, 0, 10.0, 20.0, 40.0, 60.0)], 1: [(1, 0, 12.0, 20.0, 42.0, 60.0)]}
+    boxes[2] = [(1, 0, 14.0, 20.0, 44.0, 60.0), (7, 2, 100.0, 50.0, 180.0, 90.0)]
+    gt_dir = root / "BDD100K" / "labels" / "box_track_20" / "val"
+    gt_dir.mkdir(parents=True)
+    gt = [
+        {
+            "name": name,
+            "videoName": "vid-a",
+            "frameIndex": i,
+            "labels": [
+                {
+                    "id": str(tid),
+                    "category": bdd100k_files.CATEGORIES[cls],
+                    "box2d": {"x1": x1, "y1": y1, "x2": x2, "y2": y2},
+                    "attributes": {"occluded": False, "truncated": False, "crowd": False},
+                }
+                for tid, cls, x1, y1, x2, y2 in boxes[i]
+            ],
+        }
+        for i, name in enumerate(names)
+    ]
+    (gt_dir / "vid-a.json").write_text(json.dumps(gt))
+
+    def fake_make_track_fn(config, export):
+        assert pathlib.Path(export).name == "step_3"
+
+        def track_fn(frames, *, interval):
+            for f in range(1, len(frames) + 1):
+                rows = boxes[f - 1]
+                yield f, [(t, x1, y1, x2 - x1, y2 - y1, 0.9, c) for t, c, x1, y1, x2, y2 in rows]
+
+        return track_fn
+
+    config = memotr_bdd100k.get_config()
+    split = train_lib.eval_split(config, str(root))
+    assert split == eval_lib.EvalSplit(frames_dir.parent, None, gt_dir, "bdd100k")
+    monkeypatch.setattr(train_lib.track_lib, "make_track_fn", fake_make_track_fn)
+    state = types.SimpleNamespace(params={"w": jnp.ones(2)}, buffers={})
+    scores = train_lib.evaluate(config, state, 3, tmp_path / "run", split)
+    assert set(scores) == set(metrics.BDD100K_SUMMARY_KEYS)
+    assert scores["mTETA"] == pytest.approx(100.0) and scores["HOTA"] == pytest.approx(100.0)
+    out = tmp_path / "run" / "eval" / "step_3" / "val" / "tracker"
+    assert [e["frameIndex"] for e in json.loads((out / "vid-a.json").read_text())] == [0, 1, 2]
+    assert (tmp_path / "run" / "exports" / "step_3" / "model.json").is_file()
+    assert train_lib.eval_message(3, scores).startswith("step 3: mTETA 100.00, mHOTA ")
+
+    # A multi-class model on a MOT-layout split is scored the same way; BDD100K needs interval 1.
+    multi = synthetic_multiclass.get_config()
+    assert eval_lib.default_result_format(multi) == "bdd100k"
+    config.eval.interval = 2
+    with pytest.raises(InputError, match="periodic evaluation: BDD100K results need every frame"):
+        train_lib.eval_split(config, str(root))
+
+
 # --------------------------------------------------------------------------------------------
 # Configs, drawing.
 
@@ -349,6 +415,12 @@ def test_train_then_eval_multiclass_synthetic_as_bdd100k(tmp_path, tmp_path_fact
         ],
         env,
     )
+    # The periodic evaluation of the multi-class model was BDD100K: json results, mTETA logged.
+    periodic = run / "eval" / "step_2" / "val"
+    assert (periodic / "tracker" / "synth0003.json").is_file()
+    assert (periodic / "gt_bdd100k" / "synth0003.json").is_file()
+    evals = [json.loads(x) for x in (run / "eval.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in evals] == [2] and {"mTETA", "mHOTA"} <= set(evals[0])
     gt = (run / "data" / "SyntheticMOT" / "val" / "synth0003" / "gt" / "gt.txt").read_text()
     assert {int(line.split(",")[7]) for line in gt.splitlines()} <= {1, 2, 3, 4}
     assert synthetic_multiclass.get_config().model.num_classes == 4

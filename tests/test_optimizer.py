@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -10,6 +12,10 @@ import optax
 import pytest
 from flax import traverse_util
 
+import data_pipeline
+from configs import common
+from data_pipeline.builders import SequenceIndex
+from data_pipeline.pipeline import ClipPlan
 from sambamotr_jax import optimizer as O
 
 
@@ -26,13 +32,13 @@ def optim_config(**overrides) -> ml_collections.ConfigDict:
             lr_scheduler="MultiStep",
             lr_drop_milestones=(10,),
             lr_drop_rate=0.1,
-            epochs=20,
             only_train_query_updater_after=20,
             accumulation_steps=1,
             steps_per_epoch=0,
         )
     )
     c.optim.update(overrides)
+    c.train = ml_collections.ConfigDict(dict(epochs=20))  # EPOCHS: the Cosine T_max
     return c
 
 
@@ -99,8 +105,68 @@ def test_learning_rate_schedule():
     # ONLY_TRAIN_QUERY_UPDATER_AFTER: everything else gets lr 0.
     assert lr(15, "other") == 0.0 and lr(15, "backbone") == 0.0 and lr(15, "points") == 0.0
     assert lr(15, "query_updater") == pytest.approx(2e-5, rel=1e-6)
-    cos = optim_config(lr_scheduler="Cosine", epochs=20)
+    cos = optim_config(lr_scheduler="Cosine")
     assert float(O.learning_rate(cos, 5, 1)) == pytest.approx(2e-4 * (1 + np.cos(np.pi / 4)) / 2)
+
+
+def test_cosine_reads_the_run_epochs_from_a_real_config():
+    """T_max is config.train.epochs (config.optim has no epochs field)."""
+    config = common.get_config()
+    config.optim.lr_scheduler = "Cosine"
+    config.train.epochs = 8
+    assert "epochs" not in config.optim
+    params = _toy_params(np.random.default_rng(0))
+    tx = O.make_optimizer(config, params, steps_per_epoch=3)
+    assert float(O.current_lr(tx.init(params))) == pytest.approx(2e-4)  # schedule(0) ran
+    # Update 6 is the first of epoch 2.
+    assert float(O.learning_rate(config, 6, 3)) == pytest.approx(
+        2e-4 * (1 + np.cos(np.pi * 2 / 8)) / 2, rel=1e-6
+    )
+
+
+def test_epochs_of_unequal_length_follow_the_clip_plan():
+    """The official datasets rebuild their clips per epoch (one per begin frame), so a longer
+    clip (the next SAMPLE_STEPS stage) means fewer steps per epoch; the lr schedule counts the
+    plan's epochs, not a fixed epoch length."""
+    seq = SequenceIndex(
+        name="s", start=0, first_frame=1, num_objects=np.ones(10, np.int32), frame_rate=0.0,
+        width=8, height=8,
+    )  # fmt: skip
+    source = types.SimpleNamespace(records=types.SimpleNamespace(sequences=[seq]), kind="video")
+    source.first_epoch = 0
+    sampler = data_pipeline.SamplerConfig(sample_steps=(1, 2), sample_lengths=(2, 5, 8))
+    plan = ClipPlan(
+        [source], sampler, batch_size=1, seed=0, process_index=0, process_count=1, num_epochs=4
+    )
+    # Frames 1..10 annotated: 10 - (L - 1) begin frames for L = 2, 5, 8, 8.
+    assert plan.steps_per_epoch == [9, 6, 3, 3]
+
+    c = optim_config(lr_drop_milestones=(1, 3), only_train_query_updater_after=2)
+    np.testing.assert_array_equal(O.epoch_starts(plan.steps_per_epoch), [0, 9, 15, 18])
+    lr = [float(O.learning_rate(c, n, epoch_steps=plan.steps_per_epoch)) for n in range(21)]
+    assert lr[:9] == pytest.approx([2e-4] * 9, rel=1e-6)
+    assert lr[9:15] == pytest.approx([2e-5] * 6, rel=1e-6)  # epoch 1, after milestone 1
+    assert lr[15:] == [0.0] * 6  # epochs 2, 3: only the query updater trains
+    qu = [
+        float(O.learning_rate(c, n, group="query_updater", epoch_steps=plan.steps_per_epoch))
+        for n in (14, 15, 17, 18, 20)
+    ]
+    assert qu == pytest.approx([2e-5, 2e-5, 2e-5, 2e-6, 2e-6], rel=1e-6)
+    # Under gradient accumulation (k = 2) update n is applied at batch 2n + 1: epoch 1 (batches
+    # 9..14) starts with update 4 (batch 9), epoch 2 (batches 15..17) with update 7.
+    np.testing.assert_array_equal(O.epoch_starts(plan.steps_per_epoch, 2), [0, 4, 7, 9])
+
+    # The optimizer itself uses the same epochs.
+    params = _toy_params(np.random.default_rng(0))
+    tx = O.make_optimizer(c, params, epoch_steps=plan.steps_per_epoch)
+    state = tx.init(params)
+    grads = jax.tree.map(jnp.zeros_like, params)
+    update = jax.jit(lambda state: tx.update(grads, state, params)[1])
+    used = []
+    for _ in range(16):
+        state = update(state)
+        used.append(float(O.current_lr(state)))
+    assert used == pytest.approx(lr[:16], rel=1e-6)
 
 
 def _toy_params(rng):

@@ -28,15 +28,20 @@ K = 12  # track capacity (the clips reach 7 live tracks)
 M = 8  # object capacity (the clips have at most 6 objects)
 FIXTURES = {"official_def_detr": dancetrack, "official_memotr_dab_detr": memotr_dancetrack}
 
-# Tolerances. Both runs are float32 on CPU, and float32 itself is the limit: replaying our model in
-# float64 (JAX_ENABLE_X64, same weights) puts the official float32 gradients up to 3.1e-3
-# (per-parameter norms >= 1e-3 of the total) / 3.9e-3 (smaller ones) from float64, and ours up to
-# 3.1e-3 / 1.0e-2 (the small Samba parameters of the def fixture). Measured ours vs official:
-# 1.9e-3 / 1.1e-2 per-parameter norm, 5e-4 total norm, 4.2e-3 worst stored full gradient.
+# Tolerances. Both runs are float32 on CPU, and float32 itself is the limit (tools/grad_precision.py
+# replays our model in float64 with the same weights; table in docs/design.md, "Gradient parity
+# and float32"). Measured ours vs official, per-parameter gradient norm: def fixture 1.5e-3
+# (Samba x_proj of layers 1/2; every detector parameter within 8.5e-4) and 1.07e-2 for the norms
+# below 1e-3 of the total (a Samba sync FFN bias); MeMOTR fixture 1.94e-3 (ResNet layer3 convs) and
+# 1.6e-4; total norm 1.6e-4 / 5.3e-4. The official float32 gradients are themselves up to 3.1e-3
+# (def: 137 of the 332 large parameter norms beyond 1e-3) and 1.8e-3 (MeMOTR backbone) from
+# float64, so the issue's 1e-3 cannot be promised for every parameter by a float32 implementation
+# that does not reproduce the official rounding; our float32 Samba gradients are farther from
+# float64 than the official ones (up to 1.0e-2 vs 4.7e-4 for the small ones), cause not yet found.
 LOSS_RTOL = 1e-4
 TOTAL_NORM_RTOL = 1e-3
-PARAM_NORM_RTOL = 3e-3  # parameters whose gradient norm is >= 1e-3 of the total
-SMALL_PARAM_NORM_RTOL = 2e-2  # the others
+PARAM_NORM_RTOL = 2.5e-3  # parameters whose gradient norm is >= 1e-3 of the total
+SMALL_PARAM_NORM_RTOL = 1.5e-2  # the others
 FULL_GRAD_RTOL = 1e-2  # max |ours - official| / max |official| of a stored gradient
 
 

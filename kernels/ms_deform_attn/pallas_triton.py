@@ -52,12 +52,14 @@ class BlockSizes:
     """Tiling of the kernel.
 
     block_q: queries per program (power of two). A program holds (block_q, Kp, Dp) gathered
-      values per neighbour: 16 x 16 x 32 floats = 64 registers per thread with 4 warps.
+      values per neighbour: 8 x 16 x 32 floats = 32 registers per thread with 4 warps. On an
+      H100 at the DanceTrack encoder shape, 8 beat 16 and 32 (forward+backward 1.93 vs 2.08 vs
+      more ms; benchmarks/ms_deform_attn_blocks.py, docs/kernels.md).
     num_warps, num_stages: Triton launch parameters.
     value_grad: how the value gradient is scattered ('atomic' or 'scatter').
     """
 
-    block_q: int = 16
+    block_q: int = 8
     num_warps: int = 4
     num_stages: int = 1
     value_grad: ValueGrad = "atomic"
