@@ -97,7 +97,7 @@ def make_batch(seed: int) -> dict[str, np.ndarray]:
 def setup():
     config = training_config()
     model = model_lib.build_model(config.model)
-    variables = model_lib.init_variables(model, jax.random.key(0))
+    variables = jax.jit(lambda: model_lib.init_variables(model, jax.random.key(0)))()
     # Away from the degenerate initialization (zero-initialized sampling offsets, attention
     # weights and box-head last layers give many exactly-zero gradients): small noise on every
     # parameter, and class biases that make detections score ~0.7 > UPDATE_THRESH, so unmatched
