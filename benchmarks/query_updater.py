@@ -73,6 +73,8 @@ def main():
             for cap in sorted({n, bucket(n)}):
                 ms = 1e3 * time_updater(model, variables, cap, n, args.repeats)
                 result["ms"][f"{name} live={n} K={cap}"] = round(ms, 2)
+                # Each row as it comes (stderr), so a run cut short still reports what it did.
+                print(f"{name} live={n} K={cap}: {ms:.2f} ms", file=sys.stderr, flush=True)
     print(json.dumps(result, indent=1))
 
 
