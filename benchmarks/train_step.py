@@ -24,7 +24,6 @@ import sys
 import time
 
 import jax
-import ml_collections
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -61,26 +60,6 @@ def synthetic_batch(batch: int, frames: int, h: int, w: int, objects: int = 8, s
     }
 
 
-def optim_section() -> ml_collections.ConfigDict:
-    """Official DanceTrack optimizer values (see optimizer.py)."""
-    return ml_collections.ConfigDict(
-        dict(
-            lr=2e-4,
-            lr_backbone=2e-5,
-            lr_points=1e-5,
-            weight_decay=5e-4,
-            clip_max_norm=0.1,
-            lr_scheduler="MultiStep",
-            lr_drop_milestones=(10,),
-            lr_drop_rate=0.1,
-            epochs=20,
-            only_train_query_updater_after=20,
-            accumulation_steps=1,
-            steps_per_epoch=1000,
-        )
-    )
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default=str(ROOT / "configs" / "dancetrack.py"))
@@ -95,8 +74,6 @@ def main() -> None:
     args = p.parse_args()
 
     config = load_config(args.config)
-    if "optim" not in config:
-        config.optim = optim_section()
     model = model_lib.build_model(config.model)
     variables = jax.jit(lambda: model_lib.init_variables(model, jax.random.key(0)))()
     m = config.model

@@ -20,23 +20,10 @@ from sambamotr_jax import optimizer as O
 
 
 def optim_config(**overrides) -> ml_collections.ConfigDict:
-    """config.optim with the official DanceTrack values (see optimizer.py)."""
+    """config.optim with the official DanceTrack values (configs/common.py)."""
     c = ml_collections.ConfigDict()
-    c.optim = ml_collections.ConfigDict(
-        dict(
-            lr=2e-4,
-            lr_backbone=2e-5,
-            lr_points=1e-5,
-            weight_decay=5e-4,
-            clip_max_norm=0.1,
-            lr_scheduler="MultiStep",
-            lr_drop_milestones=(10,),
-            lr_drop_rate=0.1,
-            only_train_query_updater_after=20,
-            accumulation_steps=1,
-            steps_per_epoch=0,
-        )
-    )
+    c.optim = common.optim_config()
+    c.optim.steps_per_epoch = 0
     c.optim.update(overrides)
     c.train = ml_collections.ConfigDict(dict(epochs=20))  # EPOCHS: the Cosine T_max
     return c

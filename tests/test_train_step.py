@@ -27,41 +27,14 @@ B, T, S, M, K = (
 
 
 def training_config(**train) -> ml_collections.ConfigDict:
-    """The tiny config with the train/optim/loss fields this module reads (official values)."""
+    """The tiny config (official loss/optim sections from configs/common.py), a minimal train
+    section and a steps_per_epoch for the schedule."""
     c = tiny.get_config()
     c.train = ml_collections.ConfigDict(
         dict(track_capacity=K, no_grad_frames=(), no_grad_steps=(), remat=False)
     )
     c.train.update(train)
-    c.loss = ml_collections.ConfigDict(
-        dict(
-            match_cost_class=2.0,
-            match_cost_bbox=5.0,
-            match_cost_giou=2.0,
-            focal_weight=2.0,
-            l1_weight=5.0,
-            giou_weight=2.0,
-            aux_weights=(1.0,) * 5,
-            focal_alpha=0.25,
-            focal_gamma=2.0,
-        )
-    )
-    c.optim = ml_collections.ConfigDict(
-        dict(
-            lr=2e-4,
-            lr_backbone=2e-5,
-            lr_points=1e-5,
-            weight_decay=5e-4,
-            clip_max_norm=0.1,
-            lr_scheduler="MultiStep",
-            lr_drop_milestones=(10,),
-            lr_drop_rate=0.1,
-            epochs=20,
-            only_train_query_updater_after=20,
-            accumulation_steps=1,
-            steps_per_epoch=100,
-        )
-    )
+    c.optim.steps_per_epoch = 100
     return c
 
 
