@@ -38,9 +38,11 @@ def main() -> None:
     p.add_argument("--size", nargs=2, type=int, default=(800, 1440), metavar=("H", "W"))
     p.add_argument("--capacity", type=int, default=64)
     p.add_argument("--top", type=int, default=30)
+    p.add_argument("--keep-ffn", action="store_true", help="model.recompute_ffn=False")
     args = p.parse_args()
 
     config = load_config(args.config)
+    config.model.recompute_ffn = not args.keep_ffn
     model = model_lib.build_model(config.model)
     shapes = jax.eval_shape(lambda: model_lib.init_variables(model, jax.random.key(0)))
     params = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes["params"])
@@ -59,10 +61,13 @@ def main() -> None:
     frame = {k: jnp.asarray(batch[k])[:, 0] for k in TS.FRAME_KEYS}  # (B, ...) of frame 0
     tracks = TS.empty_tracks(model, 1, args.capacity, jnp.float32)
 
-    def frame_loss(params):
-        params = TS._stop_frozen(params)
+    def frame_losses(params):
         _, record = TS._frame(model, params, buffers, tracks, frame, jax.random.key(1), cfg, True)
-        return sum(jnp.sum(v) for v in jax.tree.leaves(record.losses))
+        return record.losses
+
+    def frame_loss(params):
+        losses = frame_losses(TS._stop_frozen(params))
+        return sum(jnp.sum(v) for v in jax.tree.leaves(losses))
 
     by_line, count, total = collections.Counter(), collections.Counter(), 0
     for aval, source in saved_residuals(frame_loss, params):
