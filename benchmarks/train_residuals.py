@@ -61,13 +61,14 @@ def main() -> None:
     frame = {k: jnp.asarray(batch[k])[:, 0] for k in TS.FRAME_KEYS}  # (B, ...) of frame 0
     tracks = TS.empty_tracks(model, 1, args.capacity, jnp.float32)
 
-    def frame_losses(params):
-        _, record = TS._frame(model, params, buffers, tracks, frame, jax.random.key(1), cfg, True)
-        return record.losses
-
     def frame_loss(params):
-        losses = frame_losses(TS._stop_frozen(params))
-        return sum(jnp.sum(v) for v in jax.tree.leaves(losses))
+        params = TS._stop_frozen(params)
+        new, record = TS._frame(model, params, buffers, tracks, frame, jax.random.key(1), cfg, True)
+        # The next frame's loss reads this frame's query update (track queries, references and
+        # updater state): their sum stands in for it, so the updater's residuals are counted.
+        carried = (new.query_embed, new.ref_pts, *jax.tree.leaves(new.updater))
+        carried = [x for x in carried if jnp.issubdtype(x.dtype, jnp.floating)]
+        return sum(jnp.sum(v) for v in (*jax.tree.leaves(record.losses), *carried))
 
     by_line, count, total = collections.Counter(), collections.Counter(), 0
     for aval, source in saved_residuals(frame_loss, params):
