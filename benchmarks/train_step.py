@@ -76,10 +76,18 @@ def main() -> None:
     p.add_argument("--no-grad-frames", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
     p.add_argument("--steps", type=int, default=3)
+    p.add_argument(
+        "--attn-impl",
+        default="",
+        choices=("", "xla", "pallas"),
+        help="model.ms_deform_attn_impl; 'pallas' on a CPU compiles the kernel in interpret mode "
+        "(with --steps 0: the memory figure without the xla path's gather temporaries)",
+    )
     args = p.parse_args()
 
     config = load_config(args.config)
     config.model.recompute_ffn = not args.keep_ffn
+    config.model.ms_deform_attn_impl = args.attn_impl
     model = model_lib.build_model(config.model)
     variables = jax.jit(lambda: model_lib.init_variables(model, jax.random.key(0)))()
     m = config.model
@@ -131,6 +139,7 @@ def main() -> None:
         "capacity": args.capacity,
         "remat": args.remat,
         "recompute_ffn": not args.keep_ffn,
+        "attn_impl": args.attn_impl or "default",
         "dtype": args.dtype,
         "no_grad_frames": args.no_grad_frames,
         "compile_s": round(compile_s, 1),
