@@ -344,13 +344,17 @@ def _record_kinks(model, variables, batch, dtype, config, path: pathlib.Path) ->
     import jax.numpy as jnp
 
     from sambamotr_jax import criterion as C
+    from sambamotr_jax import deformable_encoder  # the decoder FFNs use its `relu`
     from sambamotr_jax import train_step as TS
 
     recorded, state = {}, {"updater": False, "frame": 0, "call": 0}
     rows = model.detector.n_det_queries + K
-    relu = nn.relu
+    relus = {nn: nn.relu, deformable_encoder: deformable_encoder.relu}
 
-    def recording_relu(x):
+    def recording(relu):
+        return lambda x: record(x, relu)
+
+    def record(x, relu):
         decoder_ffn = x.ndim == 3 and x.shape[1:] == (rows, model.detector.ffn_dim)
         if state["updater"] or decoder_ffn:
             state["call"] += 1
@@ -369,7 +373,8 @@ def _record_kinks(model, variables, batch, dtype, config, path: pathlib.Path) ->
             finally:
                 state["updater"] = False
 
-    nn.relu = recording_relu
+    for module, relu in relus.items():
+        module.relu = recording(relu)
     try:
         proxy = Recording(model, dtype, "float64", jnp.float32, None, 0.0, 0)
         cfg = TS.ClipStepConfig(
@@ -389,7 +394,8 @@ def _record_kinks(model, variables, batch, dtype, config, path: pathlib.Path) ->
             )
             tracks, _ = jax.block_until_ready(step(tracks, frame, keys[t]))
     finally:
-        nn.relu = relu
+        for module, relu in relus.items():
+            module.relu = relu
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **recorded)
     print(f"{path}: {len(recorded)} arrays")
