@@ -33,6 +33,7 @@ lists the units whose sign differs between the float32 and float64 records:
     python tools/grad_precision.py kinks --dtype float32
     python tools/grad_precision.py kinks --dtype float64
     python tools/grad_precision.py compare-kinks
+    python tools/grad_precision.py run --tag forced --force-kinks  # those units on their f64 side
  docs/design.md ("Gradient parity and float32") has the
 measured table and what it shows.
 """
@@ -40,6 +41,7 @@ measured table and what it shows.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import pathlib
@@ -80,6 +82,7 @@ class _MixedPrecision:
         self, model, detector_dtype, updater_dtype, out_dtype, split, perturb, seed, official=None
     ):
         self.__dict__.update(
+            args=(model, detector_dtype, updater_dtype, out_dtype, split, perturb, seed, official),
             model=model,
             official=official,
             detector_dtype=detector_dtype,
@@ -301,6 +304,15 @@ def _run(
             if mixed.official_values
             else None,
         )
+        if mixed.force_kinks:
+            model = _ForcedKinks(
+                *model.__dict__["args"],
+                flips=_kink_flips(fixture, cache),
+                num_tracks=[len(z[f"f{t}/in_ids"]) for t in range(num_frames)],
+                rows=model.detector.n_det_queries + K,
+                ffn_dim=model.detector.ffn_dim,
+            )
+            _patch_relus(model.relu)
         cache_name = f"{fixture}_{mixed.tag}"
     cfg = TS.ClipStepConfig(
         track_capacity=K,
@@ -401,12 +413,16 @@ def _record_kinks(model, variables, batch, dtype, config, path: pathlib.Path) ->
     print(f"{path}: {len(recorded)} arrays")
 
 
-def _compare_kinks(fixture: str, cache: pathlib.Path) -> None:
+def _kink_flips(fixture: str, cache: pathlib.Path, verbose: bool = False) -> dict:
     """ReLU units whose input changes sign between the detector-float32 and -float64 records
-    (live rows only: detections and live tracks in the decoder, kept tracks in the updater)."""
+    (live rows only: detections and live tracks in the decoder, kept tracks in the updater).
+
+    Returns {(frame, call): [(index into the ReLU's input, float64 side is positive)]}, call =
+    the ReLU's number in the frame's order (decoder FFNs 1.., then the updater's).
+    """
     a, b = (np.load(cache / f"{fixture}_kinks_{d}.npz") for d in ("float32", "float64"))
     z = np.load(SHARED / "fixtures" / fixture / "train_clip.npz")
-    total = 0
+    total, flipped = 0, {}
     for tag in sorted(k for k in a.files if not k.endswith("/live")):
         frame = tag.split("/")[0]
         x, y = np.squeeze(a[tag]), np.squeeze(b[tag])
@@ -421,9 +437,79 @@ def _compare_kinks(fixture: str, cache: pathlib.Path) -> None:
         flips = np.argwhere((x > 0) != (y > 0))
         total += len(flips)
         if len(flips):
+            lead = (0,) * (a[tag].ndim - x.ndim)  # the decoder's batch axis
+            flipped[int(frame[1:]), int(tag.split("/")[1])] = [
+                (lead + tuple(int(j) for j in i), bool(y[tuple(i)] > 0)) for i in flips
+            ]
             where = ", ".join(f"{i.tolist()} ({y[tuple(i)]:.1e})" for i in flips[:4])
-            print(f"{tag:22s} {what:12s} {x.size:8d} units, {len(flips)} flipped: {where}")
-    print(f"{total} ReLU units change sign (index, float64 input)")
+            if verbose:
+                print(f"{tag:22s} {what:12s} {x.size:8d} units, {len(flips)} flipped: {where}")
+    if verbose:
+        print(f"{total} ReLU units change sign (index, float64 input)")
+    return flipped
+
+
+def _compare_kinks(fixture: str, cache: pathlib.Path) -> None:
+    _kink_flips(fixture, cache, verbose=True)
+
+
+def _patch_relus(relu_with_original) -> None:
+    """Routes `flax.linen.relu` (updater) and the FFNs' `lean_ops.relu` (through
+    `deformable_encoder`) through ``relu_with_original(x, original)`` for this process."""
+    import flax.linen as nn
+
+    from sambamotr_jax import deformable_encoder
+
+    for module in (nn, deformable_encoder):
+        module.relu = functools.partial(_patched_relu, relu_with_original, module.relu)
+
+
+def _patched_relu(relu_with_original, original, x):
+    return relu_with_original(x, original)
+
+
+class _ForcedKinks(_MixedPrecision):
+    """`_MixedPrecision` whose ReLUs listed by `_kink_flips` take their float64 side (identity
+    or zero, value and gradient); the frame is told by its live track count (`num_tracks`)."""
+
+    def __init__(self, *args, flips: dict, num_tracks, rows: int, ffn_dim: int):
+        super().__init__(*args)
+        self.__dict__.update(
+            flips=flips,
+            num_tracks=num_tracks,
+            shape=(rows, ffn_dim),
+            state={"call": 0, "frame": None, "updater": False},
+        )
+
+    def relu(self, x, relu):
+        import jax.numpy as jnp
+
+        state = self.state
+        if not (state["updater"] or (x.ndim == 3 and x.shape[1:] == self.shape)):
+            return relu(x)
+        state["call"] += 1
+        y = relu(x)
+        for (frame, call), units in self.flips.items():
+            if call == state["call"]:
+                on, off = np.zeros(x.shape, bool), np.zeros(x.shape, bool)
+                for index, positive in units:
+                    (on if positive else off)[index] = True
+                here = state["frame"] == frame
+                y = jnp.where(here & on, x, jnp.where(here & off, 0.0, y))
+        return y
+
+    def apply(self, variables, *args, method, **kwargs):
+        import jax.numpy as jnp
+
+        if method == "detect":
+            self.state["call"] = 0
+            live = jnp.sum(args[4])
+            self.state["frame"] = jnp.argmax(jnp.asarray(self.num_tracks) == live)
+        self.state["updater"] = method == "update_queries"
+        try:
+            return super().apply(variables, *args, method=method, **kwargs)
+        finally:
+            self.state["updater"] = False
 
 
 def _canonical(name: str, torch_weights) -> str:
@@ -535,6 +621,11 @@ def main() -> None:
     mixed.add_argument("--detector-split", choices=("fwd64-bwd32", "fwd32-bwd64"))
     mixed.add_argument("--perturb", default=0.0, type=float, help="relative noise on detections")
     mixed.add_argument("--seed", default=1, type=int)
+    mixed.add_argument(
+        "--force-kinks",
+        action="store_true",
+        help="the ReLUs that `compare-kinks` lists take their float64 side (needs `kinks` runs)",
+    )
     mixed.add_argument(
         "--official-values",
         action="store_true",
