@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
+import sys
+import tempfile
 
 import pytest
 
@@ -39,6 +42,44 @@ def memotr_dab_fixture() -> pathlib.Path:
 @pytest.fixture
 def reference_dir() -> pathlib.Path:
     return shared_path("reference")
+
+
+# ------------------------------------------------------------------------------------------------
+# One persistent JAX compilation cache per test session.
+#
+# The same program is often compiled by several processes of one session: the subprocess runs of
+# train.py in the resume/sharding/train-loop tests (an uninterrupted run, a killed run and its
+# restart compile the identical step), jitted functions rebuilt per object (each `api.Tracker`
+# compiles its own frame step), the two xdist workers. A cache only skips compilation: the program
+# that runs is the same. The directory is made by the session's first process (the xdist
+# controller, whose environment the workers inherit) and removed when that process ends; it
+# reaches every subprocess through os.environ.
+
+_CACHE_DIR_VAR = "SAMBAMOTR_TEST_COMPILATION_CACHE"
+_owned_cache_dir: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _owned_cache_dir
+    if _CACHE_DIR_VAR not in os.environ:
+        _owned_cache_dir = tempfile.mkdtemp(prefix="sambamotr_jax_cache_")
+        os.environ[_CACHE_DIR_VAR] = _owned_cache_dir
+    os.environ.update(
+        JAX_COMPILATION_CACHE_DIR=os.environ[_CACHE_DIR_VAR],
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+    )
+    if "jax" in sys.modules:  # imported before this conftest: the environment was read already
+        jax = sys.modules["jax"]
+        jax.config.update("jax_compilation_cache_dir", os.environ[_CACHE_DIR_VAR])
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _owned_cache_dir is not None:
+        shutil.rmtree(_owned_cache_dir, ignore_errors=True)
+        os.environ.pop(_CACHE_DIR_VAR, None)
 
 
 # ------------------------------------------------------------------------------------------------
