@@ -108,23 +108,28 @@ _UNIT_PER_MODULE = (
     "test_bdd100k.py",
     "test_teta.py",
 )
-# Slowest first: measured durations of the units on a loaded 2-core machine (one full run, s).
+# Slowest first. Durations in seconds on the shared 2-core machine (load average ~6), each module
+# run alone (`pytest tests/X.py`, 2026-11-23, after the persistent compilation cache and the
+# numpy-noise setup of test_train_step); "*": from the earlier full run (load ~3x higher), scaled
+# by the ratio of its test_train_step time to the one here. In a full run the cache also shares
+# programs between modules: test_tracker_tiny's model init with test_train_step's, the resume
+# runs' init with the sharding test's single-device run.
 _SLOW_FIRST = (
-    "test_train_step.py",  # ~1450 (five compiled clip gradients / train steps)
-    "test_train_sharding.py::test_eight_devices_equal_one_device",  # ~900
-    "test_train_resume.py",  # ~800
-    "test_train_loop.py::test_synthetic_config_end_to_end",  # ~420
-    "test_bdd100k_tracking.py::test_train_then_eval_multiclass_synthetic_as_bdd100k",  # ~360
-    "test_tracker_tiny.py",  # ~350
-    "test_train_step_parity.py[official_def_detr]",  # ~330
-    "test_train_step_parity.py[official_memotr_dab_detr]",  # ~280
-    "test_detector.py",  # ~250
-    "test_end_to_end.py::test_convert_and_track_cli_reproduce_official_tracker_txt",  # ~120
-    "test_end_to_end.py::test_eval_on_synthetic_with_tiny_checkpoint",  # ~110
-    "test_detector_parity.py::test_detector_matches_official[def_detr_fixture]",  # ~60
-    "test_detector_parity.py::test_detector_matches_official[memotr_dab_fixture]",  # ~60
-    "test_tracker_fixture.py[official_memotr_dab_detr]",  # ~40
-    "test_tracker_fixture.py[official_def_detr]",  # ~35
+    "test_train_sharding.py::test_eight_devices_equal_one_device",  # ~330 (4 compiles)
+    "test_train_step.py",  # ~270 (was ~575: eager jax.random noise in the setup)
+    "test_bdd100k_tracking.py::test_train_then_eval_multiclass_synthetic_as_bdd100k",  # <~250
+    "test_train_resume.py",  # ~230
+    "test_train_loop.py::test_synthetic_config_end_to_end",  # ~170
+    "test_train_step_parity.py[official_def_detr]",  # ~130*
+    "test_train_step_parity.py[official_memotr_dab_detr]",  # ~110*
+    "test_tracker_tiny.py",  # ~85 (was ~240: each capacity compiled twice)
+    "test_detector.py",  # ~55
+    "test_end_to_end.py::test_convert_and_track_cli_reproduce_official_tracker_txt",  # ~50*
+    "test_end_to_end.py::test_eval_on_synthetic_with_tiny_checkpoint",  # ~45*
+    "test_detector_parity.py::test_detector_matches_official[def_detr_fixture]",  # ~25*
+    "test_detector_parity.py::test_detector_matches_official[memotr_dab_fixture]",  # ~25*
+    "test_tracker_fixture.py[official_memotr_dab_detr]",  # ~15*
+    "test_tracker_fixture.py[official_def_detr]",  # ~15*
 )
 
 
