@@ -38,9 +38,11 @@ def main() -> None:
     p.add_argument("--size", nargs=2, type=int, default=(800, 1440), metavar=("H", "W"))
     p.add_argument("--capacity", type=int, default=64)
     p.add_argument("--top", type=int, default=30)
+    p.add_argument("--keep-ffn", action="store_true", help="model.recompute_ffn=False")
     args = p.parse_args()
 
     config = load_config(args.config)
+    config.model.recompute_ffn = not args.keep_ffn
     model = model_lib.build_model(config.model)
     shapes = jax.eval_shape(lambda: model_lib.init_variables(model, jax.random.key(0)))
     params = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes["params"])
@@ -61,8 +63,12 @@ def main() -> None:
 
     def frame_loss(params):
         params = TS._stop_frozen(params)
-        _, record = TS._frame(model, params, buffers, tracks, frame, jax.random.key(1), cfg, True)
-        return sum(jnp.sum(v) for v in jax.tree.leaves(record.losses))
+        new, record = TS._frame(model, params, buffers, tracks, frame, jax.random.key(1), cfg, True)
+        # The next frame's loss reads this frame's query update (track queries, references and
+        # updater state): their sum stands in for it, so the updater's residuals are counted.
+        carried = (new.query_embed, new.ref_pts, *jax.tree.leaves(new.updater))
+        carried = [x for x in carried if jnp.issubdtype(x.dtype, jnp.floating)]
+        return sum(jnp.sum(v) for v in (*jax.tree.leaves(record.losses), *carried))
 
     by_line, count, total = collections.Counter(), collections.Counter(), 0
     for aval, source in saved_residuals(frame_loss, params):

@@ -1,7 +1,7 @@
 """Time and memory of one jitted training step (clip loss, gradient, optimizer update).
 
     python benchmarks/train_step.py --size 800 1440 --frames 10 [--remat] [--dtype bfloat16]
-        [--config configs/dancetrack.py] [--batch 1] [--capacity 64] [--steps 3]
+        [--config configs/dancetrack.py] [--batch 1] [--capacity 64] [--steps 3] [--keep-ffn]
 
 `--steps 0` compiles and reports XLA's memory figure without running (big sizes on a CPU).
 
@@ -68,12 +68,18 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--capacity", type=int, default=64)
     p.add_argument("--remat", action="store_true")
+    p.add_argument(
+        "--keep-ffn",
+        action="store_true",
+        help="keep the FFN hidden activations (model.recompute_ffn=False)",
+    )
     p.add_argument("--no-grad-frames", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
     p.add_argument("--steps", type=int, default=3)
     args = p.parse_args()
 
     config = load_config(args.config)
+    config.model.recompute_ffn = not args.keep_ffn
     model = model_lib.build_model(config.model)
     variables = jax.jit(lambda: model_lib.init_variables(model, jax.random.key(0)))()
     m = config.model
@@ -124,6 +130,7 @@ def main() -> None:
         "batch": args.batch,
         "capacity": args.capacity,
         "remat": args.remat,
+        "recompute_ffn": not args.keep_ffn,
         "dtype": args.dtype,
         "no_grad_frames": args.no_grad_frames,
         "compile_s": round(compile_s, 1),

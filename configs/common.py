@@ -34,6 +34,10 @@ def model_config() -> ml_collections.ConfigDict:
     m.ms_deform_attn_impl = (
         ""  # '' = backend default (pallas on GPU, xla elsewhere) | 'xla' | 'pallas'
     )
+    # Training memory, outputs unchanged: the transformer FFNs recompute their hidden activations
+    # (4x the width per token, the largest residual) in the backward pass instead of keeping
+    # them; one matmul + ReLU per layer (docs/benchmarks.md, "Training memory").
+    m.recompute_ffn = True
     m.dtype = "float32"  # compute dtype: float32 | bfloat16 (params and Samba state stay float32)
     # Samba sequence model (official SAMBA_* / STATE_DIM / EXPAND / CONV_DIM fields).
     m.samba = ml_collections.ConfigDict()

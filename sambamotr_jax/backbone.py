@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from sambamotr_jax.lean_ops import relu
 from sambamotr_jax.position_encoding import resize_mask, sine_position_embedding
 
 # Blocks per stage and block type of the supported torchvision ResNets.
@@ -64,7 +65,7 @@ class BasicBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        out = nn.relu(
+        out = relu(
             FrozenBatchNorm2d(self.planes, name="bn1")(
                 _conv(self.planes, 3, self.stride, "conv1")(x)
             )
@@ -73,7 +74,7 @@ class BasicBlock(nn.Module):
         if self.downsample:
             x = _conv(self.planes, 1, self.stride, "downsample_0")(x)
             x = FrozenBatchNorm2d(self.planes, name="downsample_1")(x)
-        return nn.relu(out + x)
+        return relu(out + x)
 
 
 class Bottleneck(nn.Module):
@@ -86,15 +87,13 @@ class Bottleneck(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         width, out_c = self.planes, self.planes * 4
-        out = nn.relu(FrozenBatchNorm2d(width, name="bn1")(_conv(width, 1, 1, "conv1")(x)))
-        out = nn.relu(
-            FrozenBatchNorm2d(width, name="bn2")(_conv(width, 3, self.stride, "conv2")(out))
-        )
+        out = relu(FrozenBatchNorm2d(width, name="bn1")(_conv(width, 1, 1, "conv1")(x)))
+        out = relu(FrozenBatchNorm2d(width, name="bn2")(_conv(width, 3, self.stride, "conv2")(out)))
         out = FrozenBatchNorm2d(out_c, name="bn3")(_conv(out_c, 1, 1, "conv3")(out))
         if self.downsample:
             x = _conv(out_c, 1, self.stride, "downsample_0")(x)
             x = FrozenBatchNorm2d(out_c, name="downsample_1")(x)
-        return nn.relu(out + x)
+        return relu(out + x)
 
 
 class ResNet(nn.Module):
@@ -109,7 +108,7 @@ class ResNet(nn.Module):
         block_cls = Bottleneck if block_kind == "bottleneck" else BasicBlock
         expansion = 4 if block_kind == "bottleneck" else 1
         x = _conv(64, 7, 2, "conv1")(x)
-        x = nn.relu(FrozenBatchNorm2d(64, name="bn1")(x))
+        x = relu(FrozenBatchNorm2d(64, name="bn1")(x))
         x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
         in_c = 64
         outs = []

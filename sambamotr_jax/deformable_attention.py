@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kernels import ms_deform_attn
+from sambamotr_jax.lean_ops import softmax, zero_rows
 
 # The official transformer re-initializes every matrix with xavier_uniform.
 XAVIER = nn.initializers.xavier_uniform()
@@ -76,9 +77,10 @@ class MSDeformAttn(nn.Module):
         value = nn.Dense(self.d_model, kernel_init=XAVIER, bias_init=zeros, name="value_proj")(
             input_flatten
         )
-        if input_padding_mask is not None:
-            value = jnp.where(input_padding_mask[..., None], 0.0, value)
         value = value.reshape(n, s, m, self.d_model // m)  # (N, S, M, D)
+        if input_padding_mask is not None:
+            # zero_rows keeps the (N, S) mask for its backward pass, not a full-size broadcast
+            value = zero_rows(value, input_padding_mask)
         offsets = nn.Dense(
             m * nl * p * 2,
             kernel_init=zeros,
@@ -89,8 +91,10 @@ class MSDeformAttn(nn.Module):
         weights = nn.Dense(
             m * nl * p, kernel_init=zeros, bias_init=zeros, name="attention_weights"
         )(query)
-        weights = jax.nn.softmax(weights.reshape(n, q, m, nl * p), axis=-1)  # (N, Q, M, L*P)
+        # softmax over all L*P samples of a head, taken on the kernel's own layout so that the
+        # backward pass keeps one copy of the weights
         weights = weights.reshape(n, q, m, nl, p)  # (N, Q, M, L, P)
+        weights = softmax(weights, (-2, -1))
         if reference_points.shape[-1] == 2:
             # offsets are in pixels of each level: divide by (W, H)
             normalizer = jnp.asarray([[w, h] for h, w in spatial_shapes], jnp.float32)  # (L, 2)

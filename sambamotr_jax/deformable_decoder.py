@@ -11,7 +11,8 @@ import jax.numpy as jnp
 
 from sambamotr_jax.box_ops import inverse_sigmoid, pos_to_pos_embed
 from sambamotr_jax.deformable_attention import XAVIER, MSDeformAttn
-from sambamotr_jax.deformable_encoder import layer_norm
+from sambamotr_jax.deformable_encoder import feed_forward, layer_norm
+from sambamotr_jax.lean_ops import relu
 
 
 class MLP(nn.Module):
@@ -37,7 +38,7 @@ class MLP(nn.Module):
                 name=f"layers_{i}",
             )(x)
             if not last:
-                x = nn.relu(x)
+                x = relu(x)
         return x
 
 
@@ -86,6 +87,7 @@ class DeformableDecoderLayer(nn.Module):
     n_points: int = 4
     n_det_queries: int = 300
     implementation: str | None = None
+    recompute_ffn: bool = False  # recompute FFN hidden activations in the backward pass
 
     @nn.compact
     def __call__(
@@ -130,10 +132,7 @@ class DeformableDecoderLayer(nn.Module):
             name="cross_attn",
         )(tgt + query_pos, reference_points, src, spatial_shapes, src_padding_mask)
         tgt = layer_norm("norm1")(tgt + tgt2)
-        ffn = nn.Dense(self.d_model, kernel_init=XAVIER, name="linear2")(
-            nn.relu(nn.Dense(self.d_ffn, kernel_init=XAVIER, name="linear1")(tgt))
-        )
-        tgt = layer_norm("norm3")(tgt + ffn)
+        tgt = layer_norm("norm3")(tgt + feed_forward(self, tgt, self.recompute_ffn))
         if track_tgt is not None:
             tgt = jnp.concatenate((tgt, track_tgt), axis=1)
         return tgt
@@ -161,6 +160,7 @@ class DeformableDecoder(nn.Module):
     merge_det_track_layer: int = 1
     use_dab: bool = False
     implementation: str | None = None
+    recompute_ffn: bool = False  # recompute FFN hidden activations in the backward pass
 
     @nn.compact
     def __call__(
@@ -220,6 +220,7 @@ class DeformableDecoder(nn.Module):
                 self.n_points,
                 nd,
                 self.implementation,
+                self.recompute_ffn,
                 name=f"layers_{lid}",
             )(
                 output,

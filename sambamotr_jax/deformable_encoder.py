@@ -10,11 +10,31 @@ import jax.numpy as jnp
 import numpy as np
 
 from sambamotr_jax.deformable_attention import XAVIER, MSDeformAttn
+from sambamotr_jax.lean_ops import LayerNorm, relu
 
 
-def layer_norm(name: str) -> nn.LayerNorm:
-    """PyTorch `nn.LayerNorm` numerics (eps 1e-5, two-pass variance)."""
-    return nn.LayerNorm(epsilon=1e-5, use_fast_variance=False, name=name)
+def feed_forward(layer: nn.Module, x: jax.Array, recompute: bool) -> jax.Array:
+    """The layer's FFN `linear2(relu(linear1(x)))`, submodules created in `layer`.
+
+    Args:
+      layer: the calling layer (fields d_model, d_ffn); linear1 / linear2 are its submodules.
+      x: (B, Q, d_model).
+      recompute: keep only `x` for the backward pass and recompute the (B, Q, d_ffn) hidden
+        activations there (`nn.remat`): at 800x1440 they are the largest training residual, 4x
+        the model width per encoder token; the cost is one matmul and a ReLU per layer.
+    """
+
+    def ffn(mdl: nn.Module, x: jax.Array) -> jax.Array:
+        del mdl  # the lifted transform's scope: the Dense modules below are the layer's
+        hidden = nn.Dense(layer.d_ffn, kernel_init=XAVIER, name="linear1")(x)
+        return nn.Dense(layer.d_model, kernel_init=XAVIER, name="linear2")(relu(hidden))
+
+    return (nn.remat(ffn) if recompute else ffn)(layer, x)
+
+
+def layer_norm(name: str) -> LayerNorm:
+    """PyTorch `nn.LayerNorm` numerics (eps 1e-5, two-pass variance), lean backward pass."""
+    return LayerNorm(epsilon=1e-5, name=name)
 
 
 class DeformableEncoderLayer(nn.Module):
@@ -26,6 +46,7 @@ class DeformableEncoderLayer(nn.Module):
     n_heads: int = 8
     n_points: int = 4
     implementation: str | None = None
+    recompute_ffn: bool = False  # recompute FFN hidden activations in the backward pass
 
     @nn.compact
     def __call__(
@@ -48,10 +69,7 @@ class DeformableEncoderLayer(nn.Module):
         src = layer_norm("norm1")(
             src + attn(src + pos, reference_points, src, spatial_shapes, padding_mask)
         )
-        ffn = nn.Dense(self.d_model, kernel_init=XAVIER, name="linear2")(
-            nn.relu(nn.Dense(self.d_ffn, kernel_init=XAVIER, name="linear1")(src))
-        )
-        return layer_norm("norm2")(src + ffn)
+        return layer_norm("norm2")(src + feed_forward(self, src, self.recompute_ffn))
 
 
 def encoder_reference_points(
@@ -90,6 +108,7 @@ class DeformableEncoder(nn.Module):
     n_heads: int = 8
     n_points: int = 4
     implementation: str | None = None
+    recompute_ffn: bool = False  # recompute FFN hidden activations in the backward pass
 
     @nn.compact
     def __call__(
@@ -111,6 +130,7 @@ class DeformableEncoder(nn.Module):
                 self.n_heads,
                 self.n_points,
                 self.implementation,
+                self.recompute_ffn,
                 name=f"layers_{i}",
             )(out, pos, reference_points, spatial_shapes, padding_mask)
         return out

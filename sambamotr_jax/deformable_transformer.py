@@ -40,6 +40,7 @@ class DeformableTransformer(nn.Module):
     n_det_queries: int = 300
     use_dab: bool = False
     implementation: str | None = None
+    recompute_ffn: bool = False  # recompute FFN hidden activations in the backward pass
 
     def setup(self):
         self.level_embed = self.param(
@@ -57,6 +58,7 @@ class DeformableTransformer(nn.Module):
             self.n_heads,
             self.n_enc_points,
             self.implementation,
+            self.recompute_ffn,
         )
         self.decoder = DeformableDecoder(
             self.n_dec_layers,
@@ -69,6 +71,7 @@ class DeformableTransformer(nn.Module):
             self.merge_det_track_layer,
             self.use_dab,
             self.implementation,
+            self.recompute_ffn,
         )
 
     def det_reference_points(self, det_query_pos: jax.Array) -> jax.Array:

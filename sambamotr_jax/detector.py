@@ -36,6 +36,8 @@ class Detector(nn.Module):
       use_dab: DAB-Deformable-DETR (4-D anchors, 256-d track queries) instead of
         Deformable-DETR (512-d = [pos | tgt] track queries).
       implementation: `kernels.ms_deform_attn` implementation (None = default).
+      recompute_ffn: training memory only (outputs unchanged): the transformer FFNs keep only
+        their input for the backward pass and recompute their hidden activations there.
     """
 
     num_classes: int = 1
@@ -52,6 +54,7 @@ class Detector(nn.Module):
     merge_det_track_layer: int = 1
     use_dab: bool = False
     implementation: str | None = None
+    recompute_ffn: bool = False  # recompute FFN hidden activations in the backward pass
 
     @property
     def track_query_dim(self) -> int:
@@ -152,6 +155,7 @@ class Detector(nn.Module):
             n_det_queries=self.n_det_queries,
             use_dab=self.use_dab,
             implementation=self.implementation,
+            recompute_ffn=self.recompute_ffn,
             name="transformer",
         )
 

@@ -154,6 +154,7 @@ def build_model(m) -> SambaMOTR:
         n_det_queries=m.num_det_queries,
         use_dab=m.use_dab,
         implementation=impl,
+        recompute_ffn=m.recompute_ffn,
     )
     if m.query_updater == "memotr":
         updater = MemotrQueryUpdater(

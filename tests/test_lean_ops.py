@@ -1,0 +1,123 @@
+"""lean_ops: the plain formulas' values and gradients, with fewer saved residuals."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax._src.ad_checkpoint import saved_residuals
+
+from sambamotr_jax import lean_ops
+from sambamotr_jax.deformable_encoder import DeformableEncoderLayer, encoder_reference_points
+
+
+def _residual_shapes(f, *args) -> list[tuple[tuple[int, ...], str]]:
+    """(shape, dtype) of what the backward pass of `f` keeps, arguments and constants excluded."""
+    return sorted(
+        (tuple(a.shape), str(a.dtype))
+        for a, source in saved_residuals(f, *args)
+        if not source.startswith(("from the argument", "from a constant"))
+    )
+
+
+def _perturbed_ln_params(x):
+    v = nn.LayerNorm().init(jax.random.key(1), x)
+    return jax.tree.map(lambda a: a + 0.3 * jax.random.normal(jax.random.key(2), a.shape), v)
+
+
+def test_layer_norm_equals_flax_and_keeps_input_and_row_stats():
+    x = 3.0 * jax.random.normal(jax.random.key(0), (2, 5, 32)) + 1.0
+    v = _perturbed_ln_params(x)
+    ref = nn.LayerNorm(epsilon=1e-5, use_fast_variance=False)
+    ours = lean_ops.LayerNorm(epsilon=1e-5)
+    np.testing.assert_array_equal(ours.apply(v, x), ref.apply(v, x))  # same operations
+
+    def loss(module):
+        return lambda v, x: jnp.sum(jnp.sin(module.apply(v, x)))
+
+    g_ref = jax.grad(loss(ref), argnums=(0, 1))(v, x)
+    g_ours = jax.grad(loss(ours), argnums=(0, 1))(v, x)
+    for a, b in zip(jax.tree.leaves(g_ref), jax.tree.leaves(g_ours)):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+    # the input and two (2, 5) row statistics; flax keeps four (2, 5, 32) arrays
+    kept = _residual_shapes(lambda x: loss(ours)(v, x), x)
+    assert [s for s, _ in kept if s == (2, 5, 32)] == [(2, 5, 32)]
+    assert len(_residual_shapes(lambda x: loss(ref)(v, x), x)) > len(kept)
+
+
+def test_layer_norm_bfloat16_matches_flax():
+    x = jax.random.normal(jax.random.key(0), (4, 16)).astype(jnp.bfloat16)
+    v = jax.tree.map(lambda a: a.astype(jnp.bfloat16), _perturbed_ln_params(x))
+    ref = nn.LayerNorm(epsilon=1e-5, use_fast_variance=False).apply(v, x)
+    ours = lean_ops.LayerNorm(epsilon=1e-5).apply(v, x)
+    assert ours.dtype == ref.dtype == jnp.bfloat16
+    np.testing.assert_array_equal(ours, ref)
+
+
+def test_relu_gradient_reads_the_output_only():
+    x = jnp.array([-2.0, -0.0, 0.0, 1e-30, 3.0])
+    np.testing.assert_array_equal(lean_ops.relu(x), jax.nn.relu(x))
+    np.testing.assert_array_equal(
+        jax.grad(lambda x: jnp.sum(lean_ops.relu(x) * jnp.arange(5.0)))(x),
+        jax.grad(lambda x: jnp.sum(jax.nn.relu(x) * jnp.arange(5.0)))(x),
+    )
+    w = jnp.ones((5, 3))
+    kept = _residual_shapes(lambda x: jnp.sum(lean_ops.relu(x) @ w), x)
+    assert kept == [((5,), "float32")]  # the output, which the matmul needs anyway
+
+
+@pytest.mark.parametrize("axis", [-1, (-2, -1)])
+def test_softmax_equals_jax(axis):
+    x = jax.random.normal(jax.random.key(0), (3, 4, 5))
+    t = jax.random.normal(jax.random.key(1), (3, 4, 5))
+    np.testing.assert_array_equal(lean_ops.softmax(x, axis), jax.nn.softmax(x, axis=axis))
+    g = jax.grad(lambda x: jnp.sum(lean_ops.softmax(x, axis) * t))(x)
+    g_ref = jax.grad(lambda x: jnp.sum(jax.nn.softmax(x, axis=axis) * t))(x)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-5, atol=1e-7)
+    kept = _residual_shapes(lambda x: jnp.sum(lean_ops.softmax(x, axis) * t), x)
+    assert kept == [((3, 4, 5), "float32")]
+
+
+def test_zero_rows_keeps_only_the_row_mask():
+    x = jax.random.normal(jax.random.key(0), (2, 3, 4, 5))
+    mask = jnp.array([[True, False, False], [False, False, True]])
+    out = lean_ops.zero_rows(x, mask)
+    np.testing.assert_array_equal(out, jnp.where(mask[..., None, None], 0.0, x))
+    g = jax.grad(lambda x: jnp.sum(lean_ops.zero_rows(x, mask) * x))(x)
+    np.testing.assert_array_equal(g, jnp.where(mask[..., None, None], 0.0, 2 * x))
+    # the (2, 3) mask is an argument; jnp.where would keep it broadcast to (2, 3, 4, 5)
+    kept = _residual_shapes(lambda x, m: jnp.sum(lean_ops.zero_rows(x, m) ** 2), x, mask)
+    assert kept == [((2, 3, 4, 5), "float32")]  # what the square keeps
+    plain = _residual_shapes(
+        lambda x, m: jnp.sum(jnp.where(m[..., None, None], 0.0, x) ** 2), x, mask
+    )
+    assert ((2, 3, 4, 5), "bool") in plain
+
+
+def test_encoder_layer_recompute_ffn_same_gradients_without_hidden_residuals():
+    shapes = ((4, 6), (2, 3))
+    s = sum(h * w for h, w in shapes)
+    c, ffn = 16, 64
+    k = jax.random.split(jax.random.key(0), 3)
+    src = jax.random.normal(k[0], (1, s, c))
+    pos = jax.random.normal(k[1], (1, s, c))
+    ref = encoder_reference_points(shapes, jnp.ones((1, 2, 2)))
+    mask = jnp.zeros((1, s), bool).at[0, -2:].set(True)
+    layers = [
+        DeformableEncoderLayer(c, ffn, 2, 2, 2, "xla", recompute, name="layer")
+        for recompute in (False, True)
+    ]
+    params = layers[0].init(k[2], src, pos, ref, shapes, mask)["params"]
+
+    def loss(layer):
+        return lambda p: jnp.sum(jnp.sin(layer.apply({"params": p}, src, pos, ref, shapes, mask)))
+
+    (l0, g0), (l1, g1) = (jax.value_and_grad(loss(layer))(params) for layer in layers)
+    assert l0 == l1
+    for a, b in zip(jax.tree.leaves(g0), jax.tree.leaves(g1)):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+    hidden = (1, s, ffn)
+    assert hidden in [shape for shape, _ in _residual_shapes(loss(layers[0]), params)]
+    assert hidden not in [shape for shape, _ in _residual_shapes(loss(layers[1]), params)]
