@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
+import sys
+import tempfile
 
 import pytest
 
@@ -42,6 +45,44 @@ def reference_dir() -> pathlib.Path:
 
 
 # ------------------------------------------------------------------------------------------------
+# One persistent JAX compilation cache per test session.
+#
+# The same program is often compiled by several processes of one session: the subprocess runs of
+# train.py in the resume/sharding/train-loop tests (an uninterrupted run, a killed run and its
+# restart compile the identical step), jitted functions rebuilt per object (each `api.Tracker`
+# compiles its own frame step), the two xdist workers. A cache only skips compilation: the program
+# that runs is the same. The directory is made by the session's first process (the xdist
+# controller, whose environment the workers inherit) and removed when that process ends; it
+# reaches every subprocess through os.environ.
+
+_CACHE_DIR_VAR = "SAMBAMOTR_TEST_COMPILATION_CACHE"
+_owned_cache_dir: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _owned_cache_dir
+    if _CACHE_DIR_VAR not in os.environ:
+        _owned_cache_dir = tempfile.mkdtemp(prefix="sambamotr_jax_cache_")
+        os.environ[_CACHE_DIR_VAR] = _owned_cache_dir
+    os.environ.update(
+        JAX_COMPILATION_CACHE_DIR=os.environ[_CACHE_DIR_VAR],
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+    )
+    if "jax" in sys.modules:  # imported before this conftest: the environment was read already
+        jax = sys.modules["jax"]
+        jax.config.update("jax_compilation_cache_dir", os.environ[_CACHE_DIR_VAR])
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _owned_cache_dir is not None:
+        shutil.rmtree(_owned_cache_dir, ignore_errors=True)
+        os.environ.pop(_CACHE_DIR_VAR, None)
+
+
+# ------------------------------------------------------------------------------------------------
 # Scheduling under pytest-xdist (`-n 2`).
 #
 # Almost all of the suite's time is XLA compilation of a few large programs. Two rules keep the
@@ -67,23 +108,28 @@ _UNIT_PER_MODULE = (
     "test_bdd100k.py",
     "test_teta.py",
 )
-# Slowest first: measured durations of the units on a loaded 2-core machine (one full run, s).
+# Slowest first. Durations in seconds on the shared 2-core machine (load average ~6), each module
+# run alone (`pytest tests/X.py`, 2026-11-23, after the persistent compilation cache and the
+# numpy-noise setup of test_train_step); "*": from the earlier full run (load ~3x higher), scaled
+# by the ratio of its test_train_step time to the one here. In a full run the cache also shares
+# programs between modules: test_tracker_tiny's model init with test_train_step's, the resume
+# runs' init with the sharding test's single-device run.
 _SLOW_FIRST = (
-    "test_train_step.py",  # ~1450 (five compiled clip gradients / train steps)
-    "test_train_sharding.py::test_eight_devices_equal_one_device",  # ~900
-    "test_train_resume.py",  # ~800
-    "test_train_loop.py::test_synthetic_config_end_to_end",  # ~420
-    "test_bdd100k_tracking.py::test_train_then_eval_multiclass_synthetic_as_bdd100k",  # ~360
-    "test_tracker_tiny.py",  # ~350
-    "test_train_step_parity.py[official_def_detr]",  # ~330
-    "test_train_step_parity.py[official_memotr_dab_detr]",  # ~280
-    "test_detector.py",  # ~250
-    "test_end_to_end.py::test_convert_and_track_cli_reproduce_official_tracker_txt",  # ~120
-    "test_end_to_end.py::test_eval_on_synthetic_with_tiny_checkpoint",  # ~110
-    "test_detector_parity.py::test_detector_matches_official[def_detr_fixture]",  # ~60
-    "test_detector_parity.py::test_detector_matches_official[memotr_dab_fixture]",  # ~60
-    "test_tracker_fixture.py[official_memotr_dab_detr]",  # ~40
-    "test_tracker_fixture.py[official_def_detr]",  # ~35
+    "test_train_sharding.py::test_eight_devices_equal_one_device",  # ~330 (4 compiles)
+    "test_train_step.py",  # ~270 (was ~575: eager jax.random noise in the setup)
+    "test_bdd100k_tracking.py::test_train_then_eval_multiclass_synthetic_as_bdd100k",  # <~250
+    "test_train_resume.py",  # ~230
+    "test_train_loop.py::test_synthetic_config_end_to_end",  # ~170
+    "test_train_step_parity.py[official_def_detr]",  # ~130*
+    "test_train_step_parity.py[official_memotr_dab_detr]",  # ~110*
+    "test_tracker_tiny.py",  # ~85 (was ~240: each capacity compiled twice)
+    "test_detector.py",  # ~55
+    "test_end_to_end.py::test_convert_and_track_cli_reproduce_official_tracker_txt",  # ~50*
+    "test_end_to_end.py::test_eval_on_synthetic_with_tiny_checkpoint",  # ~45*
+    "test_detector_parity.py::test_detector_matches_official[def_detr_fixture]",  # ~25*
+    "test_detector_parity.py::test_detector_matches_official[memotr_dab_fixture]",  # ~25*
+    "test_tracker_fixture.py[official_memotr_dab_detr]",  # ~15*
+    "test_tracker_fixture.py[official_def_detr]",  # ~15*
 )
 
 

@@ -395,15 +395,18 @@ def _run(args, env, timeout=900):
     return proc
 
 
-def test_train_then_eval_multiclass_synthetic_as_bdd100k(tmp_path, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp().parent / "jax_compilation_cache"
-    env = dict(
-        os.environ,
-        JAX_COMPILATION_CACHE_DIR=str(cache),
-        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
-        JAX_PLATFORMS="cpu",
-    )
+def test_train_then_eval_multiclass_synthetic_as_bdd100k(tmp_path):
+    # os.environ carries the session's persistent compilation cache (conftest.py).
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    # Thresholds 0: every detection query becomes a track, so labels reach the files. The
+    # periodic evaluation tracks with the thresholds of the eval.py run below: the same compiled
+    # frame steps, which eval.py then reads from the compilation cache.
+    zero_thresholds = [
+        "--config.tracker.det_score_thresh=0.0",
+        "--config.tracker.track_score_thresh=0.0",
+        "--config.tracker.result_score_thresh=0.0",
+        "--config.tracker.area_thresh=0.0",
+    ]
     run = tmp_path / "run"
     _run(
         [
@@ -412,6 +415,7 @@ def test_train_then_eval_multiclass_synthetic_as_bdd100k(tmp_path, tmp_path_fact
             f"--workdir={run}",
             "--config.train.max_steps=2",
             "--config.eval.every_steps=2",  # writes the export that eval.py reads
+            *zero_thresholds,
         ],
         env,
     )
@@ -425,7 +429,6 @@ def test_train_then_eval_multiclass_synthetic_as_bdd100k(tmp_path, tmp_path_fact
     assert {int(line.split(",")[7]) for line in gt.splitlines()} <= {1, 2, 3, 4}
     assert synthetic_multiclass.get_config().model.num_classes == 4
 
-    # Thresholds 0: every detection query becomes a track, so labels reach the files.
     out = tmp_path / "eval"
     proc = _run(
         [
@@ -436,10 +439,7 @@ def test_train_then_eval_multiclass_synthetic_as_bdd100k(tmp_path, tmp_path_fact
             f"--workdir={out}",
             "--format=bdd100k",
             "--noprogress",
-            "--config.tracker.det_score_thresh=0.0",
-            "--config.tracker.track_score_thresh=0.0",
-            "--config.tracker.result_score_thresh=0.0",
-            "--config.tracker.area_thresh=0.0",
+            *zero_thresholds,
         ],
         env,
     )

@@ -129,13 +129,15 @@ def test_tracks_skip_decoder_layer_0_and_keep_their_reference(tiny_variables):
 def test_jit_compiles_once_per_shape(tiny_variables):
     det = tiny(False)
 
+    # Named `apply`: the same program as `_APPLY[False]`, which the persistent compilation cache
+    # of the test session (conftest.py) then gives back without compiling it again.
     @jax.jit
     @chex.assert_max_traces(n=1)
-    def run(variables, *args):
+    def apply(variables, *args):
         return det.apply(variables, *args)
 
     for n_live in (0, 1, 3):  # the live count never changes a shape
-        out = run(tiny_variables[False], *inputs(det, 4, n_live, seed=n_live))
+        out = apply(tiny_variables[False], *inputs(det, 4, n_live, seed=n_live))
         assert int(out["query_mask"].sum()) == 2 * (4 - n_live)
 
 

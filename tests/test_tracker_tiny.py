@@ -1,12 +1,14 @@
 """The online tracker on a tiny random model: capacity growth is exact, compiles once per shape."""
 
+import functools
+
 import chex
 import jax
 import numpy as np
 import pytest
 
 from configs import tiny
-from sambamotr_jax import api, online_tracker
+from sambamotr_jax import api, online_tracker, preprocess
 from sambamotr_jax import model as model_lib
 
 
@@ -54,13 +56,12 @@ def test_capacity_limit_drops_tracks_with_warning(setup, caplog):
 
 def test_frame_step_compiles_once_per_shape(setup):
     config, variables, frames = setup
-    model = model_lib.build_model(config.model)
-    params = online_tracker.TrackerParams(det_score_thresh=0.0)
     tracker = api.Tracker(config, variables)
+    # The tracker's own step (model, thresholds, name) with a trace counter: the program of
+    # test_capacity_growth_is_exact at capacity 4, which the persistent compilation cache of the
+    # test session (conftest.py) gives back without compiling it again.
     traced = chex.assert_max_traces(online_tracker.frame_step, n=1)
-    step = jax.jit(lambda v, s, i, m, o: traced(model, params, v, s, i, m, o))
-    from sambamotr_jax import preprocess
-
+    step = jax.jit(functools.partial(traced, tracker.model, tracker.params))
     state = tracker.new_state()
     for frame in frames:
         image, mask = preprocess.preprocess_frame(frame, 64, 96)

@@ -39,16 +39,10 @@ SMALL_DATA = [
 ]
 
 
-def _env(tmp_path_factory) -> dict:
-    """Subprocess environment sharing one persistent compilation cache between the tests."""
-    cache = tmp_path_factory.getbasetemp().parent / "jax_compilation_cache"
-    return dict(
-        os.environ,
-        JAX_COMPILATION_CACHE_DIR=str(cache),
-        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
-        JAX_PLATFORMS="cpu",
-    )
+def _env() -> dict:
+    """Subprocess environment: os.environ carries the session's persistent compilation cache
+    (conftest.py), shared with the other tests."""
+    return dict(os.environ, JAX_PLATFORMS="cpu")
 
 
 def _train(args, env, timeout=900):
@@ -62,7 +56,7 @@ def _train(args, env, timeout=900):
     )
 
 
-def test_synthetic_config_end_to_end(tmp_path, tmp_path_factory):
+def test_synthetic_config_end_to_end(tmp_path):
     workdir = tmp_path / "run"
     args = [
         "--config=configs/synthetic.py",
@@ -72,7 +66,7 @@ def test_synthetic_config_end_to_end(tmp_path, tmp_path_factory):
         "--config.eval.every_steps=2",
         *SMALL_DATA,
     ]
-    proc = _train(args, _env(tmp_path_factory))
+    proc = _train(args, _env())
     assert proc.returncode == 0, proc.stderr[-4000:]
 
     # The synthetic dataset was generated into the workdir.
@@ -96,7 +90,7 @@ def test_synthetic_config_end_to_end(tmp_path, tmp_path_factory):
     assert [e["step"] for e in evals] == [2] and evals[0]["HOTA"] == summary["COMBINED"]["HOTA"]
 
     # The same command again: the run is complete, nothing more is trained.
-    proc = _train(args, _env(tmp_path_factory))
+    proc = _train(args, _env())
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "Resumed from checkpoint 2" in proc.stderr
     assert len((workdir / "metrics.jsonl").read_text().splitlines()) == 2

@@ -32,6 +32,13 @@ def _command(workdir, data):
     ]
 
 
+def _env() -> dict:
+    """The runs' environment: os.environ carries the session's persistent compilation cache
+    (conftest.py), so every run after the first loads the compiled programs instead of compiling
+    them. The runs stay separate processes that train from their own state."""
+    return dict(os.environ, JAX_PLATFORMS="cpu")
+
+
 def _state(workdir, step):
     with ocp.StandardCheckpointer() as ckptr:
         return ckptr.restore(workdir / "checkpoints" / str(step) / "state")
@@ -45,15 +52,8 @@ def _finished_steps(workdir) -> list[int]:
     )
 
 
-def test_kill_and_resume_is_exact(tmp_path, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp().parent / "jax_compilation_cache"
-    env = dict(
-        os.environ,
-        JAX_PLATFORMS="cpu",
-        JAX_COMPILATION_CACHE_DIR=str(cache),
-        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
-    )
+def test_kill_and_resume_is_exact(tmp_path):
+    env = _env()
     data = tmp_path / "data"
     run = lambda workdir: subprocess.run(
         _command(workdir, data), cwd=REPO, env=env, capture_output=True, text=True, timeout=900
@@ -103,15 +103,8 @@ def test_kill_and_resume_is_exact(tmp_path, tmp_path_factory):
     assert [s for s, _ in losses(straight)] == list(range(1, MAX_STEPS + 1))
 
 
-def test_ctrl_c_saves_and_stops(tmp_path, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp().parent / "jax_compilation_cache"
-    env = dict(
-        os.environ,
-        JAX_PLATFORMS="cpu",
-        JAX_COMPILATION_CACHE_DIR=str(cache),
-        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
-    )
+def test_ctrl_c_saves_and_stops(tmp_path):
+    env = _env()
     workdir = tmp_path / "run"
     command = _command(workdir, tmp_path / "data")
     command[-2] = "--config.train.checkpoint_every=1000"  # only the stop saves

@@ -55,15 +55,12 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_eight_devices_equal_one_device(tmp_path, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp().parent / "jax_compilation_cache"
+def test_eight_devices_equal_one_device(tmp_path):
+    # os.environ carries the session's persistent compilation cache (conftest.py).
     env = dict(
         os.environ,
         XLA_FLAGS="--xla_force_host_platform_device_count=8",
         JAX_PLATFORMS="cpu",
-        JAX_COMPILATION_CACHE_DIR=str(cache),
-        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
     )
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(tmp_path)],
