@@ -15,24 +15,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from official_fixture import OUTPUT_KEYS
 
 from sambamotr_jax.detector import Detector
 from sambamotr_jax.torch_weights import QUERY_UPDATER_PREFIX, fill_variables, load_torch_checkpoint
 
 CAPACITY = 16  # track slots; the fixtures have at most 12 live tracks per frame
 REL_TOL = 1e-4  # max|ours - official| <= REL_TOL * max|official|, per array
-
-# our output key -> the fixture's key
-COMPARED = {
-    "pred_logits": "pred_logits",
-    "pred_boxes": "pred_bboxes",
-    "aux_pred_logits": "aux_pred_logits",
-    "aux_pred_boxes": "aux_pred_bboxes",
-    "outputs": "outputs",
-    "aux_last_queries": "aux_last_queries",
-    "last_ref_pts": "last_ref_pts",
-    "init_ref_pts": "init_ref_pts",
-}
 
 
 class _Model(nn.Module):
@@ -107,7 +96,7 @@ def _check_parity(fixture: pathlib.Path) -> None:
             live,
         )
         n_queries = detector.n_det_queries + n_live
-        for ours, theirs in COMPARED.items():
+        for ours, theirs in OUTPUT_KEYS.items():
             want = golden[f"f{t}/{theirs}"]
             got = np.asarray(out[ours])[..., 0, :n_queries, :]  # batch 0, live rows
             assert got.shape == want.shape, (t, ours)

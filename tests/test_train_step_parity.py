@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import shared_path
 from flax import traverse_util
+from official_fixture import training_batch
 
 from configs import dancetrack, memotr_dancetrack
 from sambamotr_jax import convert_lib, torch_weights
@@ -70,21 +71,7 @@ def run(request):
     z = np.load(root / "train_clip.npz")
     num_frames = meta["training"]["n_frames"]
     assert meta["training"]["no_grad_frames"] is None
-    images = z["images"].transpose(0, 2, 3, 1)  # (T, H, W, 3)
-    batch = {
-        "images": images,
-        "pad_mask": np.zeros(images.shape[:3], bool),
-        "ids": np.full((num_frames, M), -1, np.int32),
-        "labels": np.zeros((num_frames, M), np.int32),
-        "boxes": np.full((num_frames, M, 4), 0.25, np.float32),
-        "obj_mask": np.zeros((num_frames, M), bool),
-    }
-    for t in range(num_frames):
-        n = len(z[f"f{t}/gt_ids"])
-        batch["ids"][t, :n] = z[f"f{t}/gt_ids"]
-        batch["labels"][t, :n] = z[f"f{t}/gt_labels"]
-        batch["boxes"][t, :n] = z[f"f{t}/gt_boxes_cxcywh"]
-        batch["obj_mask"][t, :n] = True
+    batch = training_batch(z, num_frames, M)
     cfg = TS.ClipStepConfig(
         track_capacity=K,
         criterion=C.CriterionConfig(update_threshold=config.model.update_thresh),

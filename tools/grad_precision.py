@@ -51,6 +51,9 @@ import time
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the parity tests' fixture readers
+from official_fixture import OUTPUT_KEYS, training_batch  # noqa: E402
+
 SHARED = ROOT.parent / "shared"
 K = 12  # track capacity, as tests/test_train_step_parity.py
 M = 8  # object capacity
@@ -144,18 +147,8 @@ class _MixedPrecision:
         return _cast_floats(out, self.out_dtype)
 
 
-# Official outputs whose values `--official-values` substitutes: ours -> train_clip.npz name.
+# Official outputs whose values `--official-values` substitutes: OUTPUT_KEYS (ours -> npz name).
 _LAYERED = ("aux_pred_logits", "aux_pred_boxes")  # (layers, [B,] rows, ...)
-_OFFICIAL_OUTPUTS = {
-    "pred_logits": "pred_logits",
-    "pred_boxes": "pred_bboxes",
-    "aux_pred_logits": "aux_pred_logits",
-    "aux_pred_boxes": "aux_pred_bboxes",
-    "outputs": "outputs",
-    "aux_last_queries": "aux_last_queries",
-    "last_ref_pts": "last_ref_pts",
-    "init_ref_pts": "init_ref_pts",
-}
 
 
 def _official_values(z, num_frames: int, num_queries: int) -> dict:
@@ -167,7 +160,7 @@ def _official_values(z, num_frames: int, num_queries: int) -> dict:
         return np.concatenate([a, np.zeros((rows - len(a), *a.shape[1:]))])
 
     values = {}
-    for ours, name in _OFFICIAL_OUTPUTS.items():
+    for ours, name in OUTPUT_KEYS.items():
         frames = [z[f"f{t}/{name}"] for t in range(num_frames)]
         if ours in _LAYERED:
             values[ours] = np.stack([np.stack([pad(a, num_queries) for a in f]) for f in frames])
@@ -218,7 +211,7 @@ def _official_outputs(official: dict, track_mask, out: dict) -> dict:
     num_det = official["outputs"].shape[1] - track_mask.shape[1]
     rows = jnp.arange(official["outputs"].shape[1]) < num_det + jnp.sum(track_mask)
     out = dict(out)
-    for name in _OFFICIAL_OUTPUTS:
+    for name in OUTPUT_KEYS:
         x = out[name]
         if name in _LAYERED:  # (layers, B, rows, ...)
             value = official[name][frame][:, None]
@@ -264,22 +257,7 @@ def _run(
     model = model_lib.build_model(config.model)
     z = np.load(root / "train_clip.npz")
     num_frames = meta["training"]["n_frames"]
-    images = z["images"].transpose(0, 2, 3, 1)  # (T, 3, H, W) -> (T, H, W, 3)
-    batch = {
-        "images": images.astype(dtype),
-        "pad_mask": np.zeros(images.shape[:3], bool),
-        "ids": np.full((num_frames, M), -1, np.int32),
-        "labels": np.zeros((num_frames, M), np.int32),
-        "boxes": np.full((num_frames, M, 4), 0.25, np.float32),
-        "obj_mask": np.zeros((num_frames, M), bool),
-    }
-    for t in range(num_frames):
-        n = len(z[f"f{t}/gt_ids"])
-        batch["ids"][t, :n] = z[f"f{t}/gt_ids"]
-        batch["labels"][t, :n] = z[f"f{t}/gt_labels"]
-        batch["boxes"][t, :n] = z[f"f{t}/gt_boxes_cxcywh"]
-        batch["obj_mask"][t, :n] = True
-    batch["boxes"] = batch["boxes"].astype(dtype)
+    batch = training_batch(z, num_frames, M, dtype)
     if kinks:
         _record_kinks(
             model, variables, batch, dtype, config, cache / f"{fixture}_kinks_{dtype}.npz"
