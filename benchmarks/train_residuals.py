@@ -39,10 +39,12 @@ def main() -> None:
     p.add_argument("--capacity", type=int, default=64)
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--keep-ffn", action="store_true", help="model.recompute_ffn=False")
+    p.add_argument("--keep-encoder", action="store_true", help="model.recompute_encoder=False")
     args = p.parse_args()
 
     config = load_config(args.config)
     config.model.recompute_ffn = not args.keep_ffn
+    config.model.recompute_encoder = not args.keep_encoder
     model = model_lib.build_model(config.model)
     shapes = jax.eval_shape(lambda: model_lib.init_variables(model, jax.random.key(0)))
     params = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes["params"])

@@ -1,7 +1,7 @@
 """Time and memory of one jitted training step (clip loss, gradient, optimizer update).
 
     python benchmarks/train_step.py --size 800 1440 --frames 10 [--remat] [--dtype bfloat16]
-        [--config configs/dancetrack.py] [--batch 1] [--capacity 64] [--steps 3] [--keep-ffn]
+        [--config configs/dancetrack.py] [--batch 1] [--capacity 64] [--steps 3] [--keep-ffn] [--keep-encoder]
 
 `--steps 0` compiles and reports XLA's memory figure without running (big sizes on a CPU).
 
@@ -73,6 +73,12 @@ def main() -> None:
         action="store_true",
         help="keep the FFN hidden activations (model.recompute_ffn=False)",
     )
+    p.add_argument(
+        "--keep-encoder",
+        action="store_true",
+        help="keep the encoder's cheap tensors and the decoder's values "
+        "(model.recompute_encoder=False)",
+    )
     p.add_argument("--no-grad-frames", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
     p.add_argument("--steps", type=int, default=3)
@@ -87,6 +93,7 @@ def main() -> None:
 
     config = load_config(args.config)
     config.model.recompute_ffn = not args.keep_ffn
+    config.model.recompute_encoder = not args.keep_encoder
     config.model.ms_deform_attn_impl = args.attn_impl
     model = model_lib.build_model(config.model)
     variables = jax.jit(lambda: model_lib.init_variables(model, jax.random.key(0)))()
@@ -139,6 +146,7 @@ def main() -> None:
         "capacity": args.capacity,
         "remat": args.remat,
         "recompute_ffn": not args.keep_ffn,
+        "recompute_encoder": not args.keep_encoder,
         "attn_impl": args.attn_impl or "default",
         "dtype": args.dtype,
         "no_grad_frames": args.no_grad_frames,

@@ -38,6 +38,11 @@ def model_config() -> ml_collections.ConfigDict:
     # (4x the width per token, the largest residual) in the backward pass instead of keeping
     # them; one matmul + ReLU per layer (docs/benchmarks.md, "Training memory").
     m.recompute_ffn = True
+    # Training memory, outputs unchanged: the encoder layers keep only their input and the
+    # deformable attention's value, sampling locations, weights and output; `src + pos`, the
+    # residual sums, the LayerNorms and the FFN are recomputed in the backward pass (one more
+    # matmul per layer than recompute_ffn alone; docs/benchmarks.md, "Training memory").
+    m.recompute_encoder = True
     m.dtype = "float32"  # compute dtype: float32 | bfloat16 (params and Samba state stay float32)
     # Samba sequence model (official SAMBA_* / STATE_DIM / EXPAND / CONV_DIM fields).
     m.samba = ml_collections.ConfigDict()

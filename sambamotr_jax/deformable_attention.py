@@ -9,12 +9,17 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.ad_checkpoint import checkpoint_name
 
 from kernels import ms_deform_attn
 from sambamotr_jax.lean_ops import softmax, zero_rows
 
 # The official transformer re-initializes every matrix with xavier_uniform.
 XAVIER = nn.initializers.xavier_uniform()
+
+# `checkpoint_name` s of the deformable attention's kernel inputs and output: a
+# `save_only_these_names` policy over a layer keeps these and recomputes the layer's cheap rest.
+SAVED_NAMES = ("msda_value", "msda_locations", "msda_weights", "msda_output")
 
 
 def _sampling_offsets_bias_init(n_heads: int, n_levels: int, n_points: int):
@@ -81,6 +86,7 @@ class MSDeformAttn(nn.Module):
         if input_padding_mask is not None:
             # zero_rows keeps the (N, S) mask for its backward pass, not a full-size broadcast
             value = zero_rows(value, input_padding_mask)
+        value = checkpoint_name(value, "msda_value")
         offsets = nn.Dense(
             m * nl * p * 2,
             kernel_init=zeros,
@@ -94,7 +100,7 @@ class MSDeformAttn(nn.Module):
         # softmax over all L*P samples of a head, taken on the kernel's own layout so that the
         # backward pass keeps one copy of the weights
         weights = weights.reshape(n, q, m, nl, p)  # (N, Q, M, L, P)
-        weights = softmax(weights, (-2, -1))
+        weights = checkpoint_name(softmax(weights, (-2, -1)), "msda_weights")
         if reference_points.shape[-1] == 2:
             # offsets are in pixels of each level: divide by (W, H)
             normalizer = jnp.asarray([[w, h] for h, w in spatial_shapes], jnp.float32)  # (L, 2)
@@ -106,7 +112,9 @@ class MSDeformAttn(nn.Module):
             locations = ref_xy + offsets / p * ref_wh * 0.5
         else:
             raise ValueError(f"reference_points must end in 2 or 4, got {reference_points.shape}")
+        locations = checkpoint_name(locations, "msda_locations")
         out = ms_deform_attn(
             value, tuple(spatial_shapes), locations, weights, implementation=self.implementation
         )  # (N, Q, C)
+        out = checkpoint_name(out, "msda_output")
         return nn.Dense(self.d_model, kernel_init=XAVIER, bias_init=zeros, name="output_proj")(out)

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from sambamotr_jax.box_ops import inverse_sigmoid, pos_to_pos_embed
-from sambamotr_jax.deformable_attention import XAVIER, MSDeformAttn
+from sambamotr_jax.deformable_attention import SAVED_NAMES, XAVIER, MSDeformAttn
 from sambamotr_jax.deformable_encoder import feed_forward, layer_norm
 from sambamotr_jax.lean_ops import relu
 
@@ -88,6 +88,8 @@ class DeformableDecoderLayer(nn.Module):
     n_det_queries: int = 300
     implementation: str | None = None
     recompute_ffn: bool = False  # recompute FFN hidden activations in the backward pass
+    # recompute the cross-attention's value (the projected encoder memory) in the backward pass
+    recompute_value: bool = False
 
     @nn.compact
     def __call__(
@@ -123,14 +125,26 @@ class DeformableDecoderLayer(nn.Module):
             qk, qk, tgt, query_mask
         )
         tgt = layer_norm("norm2")(tgt + tgt2)
-        tgt2 = MSDeformAttn(
-            self.d_model,
-            self.n_levels,
-            self.n_heads,
-            self.n_points,
-            self.implementation,
-            name="cross_attn",
-        )(tgt + query_pos, reference_points, src, spatial_shapes, src_padding_mask)
+
+        def cross_attention(mdl, query, reference_points, src, src_padding_mask):
+            del mdl  # the lifted transform's scope: the module below is the layer's
+            return MSDeformAttn(
+                self.d_model,
+                self.n_levels,
+                self.n_heads,
+                self.n_points,
+                self.implementation,
+                name="cross_attn",
+            )(query, reference_points, src, spatial_shapes, src_padding_mask)
+
+        if self.recompute_value:
+            # the value has a row per encoder token (S, ~24k at 800x1440) for a few hundred
+            # queries: one (S, C) x (C, C) matmul recomputes it in the backward pass
+            # (the other attention tensors are kept: a custom_vjp's residuals count as unnamed)
+            keep = [name for name in SAVED_NAMES if name != "msda_value"]
+            policy = jax.checkpoint_policies.save_only_these_names(*keep)
+            cross_attention = nn.remat(cross_attention, policy=policy)
+        tgt2 = cross_attention(self, tgt + query_pos, reference_points, src, src_padding_mask)
         tgt = layer_norm("norm1")(tgt + tgt2)
         tgt = layer_norm("norm3")(tgt + feed_forward(self, tgt, self.recompute_ffn))
         if track_tgt is not None:
@@ -161,6 +175,7 @@ class DeformableDecoder(nn.Module):
     use_dab: bool = False
     implementation: str | None = None
     recompute_ffn: bool = False  # recompute FFN hidden activations in the backward pass
+    recompute_value: bool = False  # `DeformableDecoderLayer.recompute_value`
 
     @nn.compact
     def __call__(
@@ -221,6 +236,7 @@ class DeformableDecoder(nn.Module):
                 nd,
                 self.implementation,
                 self.recompute_ffn,
+                self.recompute_value,
                 name=f"layers_{lid}",
             )(
                 output,

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sambamotr_jax.deformable_attention import XAVIER, MSDeformAttn
+from sambamotr_jax.deformable_attention import SAVED_NAMES, XAVIER, MSDeformAttn
 from sambamotr_jax.lean_ops import LayerNorm, relu
 
 
@@ -47,6 +47,8 @@ class DeformableEncoderLayer(nn.Module):
     n_points: int = 4
     implementation: str | None = None
     recompute_ffn: bool = False  # recompute FFN hidden activations in the backward pass
+    # keep only the layer input and the deformable attention's tensors in the backward pass
+    recompute: bool = False
 
     @nn.compact
     def __call__(
@@ -57,19 +59,35 @@ class DeformableEncoderLayer(nn.Module):
         spatial_shapes: Sequence[tuple[int, int]],
         padding_mask: jax.Array,
     ) -> jax.Array:
-        """src, pos: (B, S, C); reference_points: (B, S, L, 2); padding_mask: (B, S) -> (B, S, C)."""
-        attn = MSDeformAttn(
-            self.d_model,
-            self.n_levels,
-            self.n_heads,
-            self.n_points,
-            self.implementation,
-            name="self_attn",
-        )
-        src = layer_norm("norm1")(
-            src + attn(src + pos, reference_points, src, spatial_shapes, padding_mask)
-        )
-        return layer_norm("norm2")(src + feed_forward(self, src, self.recompute_ffn))
+        """src, pos: (B, S, C); reference_points: (B, S, L, 2); padding_mask: (B, S) -> (B, S, C).
+
+        With `recompute`, the backward pass keeps the layer's inputs and the deformable
+        attention's value, sampling locations, weights and output (`SAVED_NAMES`), and recomputes
+        the rest: `src + pos`, the residual sums, the two LayerNorms and the FFN, at the cost of
+        the attention's output projection and the FFN's two matmuls. The other tensors each
+        cost as much memory as a kept one (B, S, C) and are far cheaper to compute than to keep.
+        """
+
+        def body(mdl, src, pos, reference_points, padding_mask):
+            del mdl  # the lifted transform's scope: the submodules below are the layer's
+            attn = MSDeformAttn(
+                self.d_model,
+                self.n_levels,
+                self.n_heads,
+                self.n_points,
+                self.implementation,
+                name="self_attn",
+            )
+            src = layer_norm("norm1")(
+                src + attn(src + pos, reference_points, src, spatial_shapes, padding_mask)
+            )
+            ffn = feed_forward(self, src, self.recompute_ffn and not self.recompute)
+            return layer_norm("norm2")(src + ffn)
+
+        if self.recompute:
+            policy = jax.checkpoint_policies.save_only_these_names(*SAVED_NAMES)
+            body = nn.remat(body, policy=policy)
+        return body(self, src, pos, reference_points, padding_mask)
 
 
 def encoder_reference_points(
@@ -109,6 +127,7 @@ class DeformableEncoder(nn.Module):
     n_points: int = 4
     implementation: str | None = None
     recompute_ffn: bool = False  # recompute FFN hidden activations in the backward pass
+    recompute: bool = False  # `DeformableEncoderLayer.recompute`
 
     @nn.compact
     def __call__(
@@ -131,6 +150,7 @@ class DeformableEncoder(nn.Module):
                 self.n_points,
                 self.implementation,
                 self.recompute_ffn,
+                self.recompute,
                 name=f"layers_{i}",
             )(out, pos, reference_points, spatial_shapes, padding_mask)
         return out

@@ -41,6 +41,8 @@ class DeformableTransformer(nn.Module):
     use_dab: bool = False
     implementation: str | None = None
     recompute_ffn: bool = False  # recompute FFN hidden activations in the backward pass
+    # `DeformableEncoderLayer.recompute` and `DeformableDecoderLayer.recompute_value`
+    recompute_encoder: bool = False
 
     def setup(self):
         self.level_embed = self.param(
@@ -59,6 +61,7 @@ class DeformableTransformer(nn.Module):
             self.n_enc_points,
             self.implementation,
             self.recompute_ffn,
+            self.recompute_encoder,
         )
         self.decoder = DeformableDecoder(
             self.n_dec_layers,
@@ -72,6 +75,7 @@ class DeformableTransformer(nn.Module):
             self.use_dab,
             self.implementation,
             self.recompute_ffn,
+            self.recompute_encoder,
         )
 
     def det_reference_points(self, det_query_pos: jax.Array) -> jax.Array:

@@ -38,6 +38,8 @@ class Detector(nn.Module):
       implementation: `kernels.ms_deform_attn` implementation (None = default).
       recompute_ffn: training memory only (outputs unchanged): the transformer FFNs keep only
         their input for the backward pass and recompute their hidden activations there.
+      recompute_encoder: training memory only: the encoder layers keep their input and the
+        deformable attention's tensors and recompute the rest (`DeformableEncoderLayer`).
     """
 
     num_classes: int = 1
@@ -55,6 +57,7 @@ class Detector(nn.Module):
     use_dab: bool = False
     implementation: str | None = None
     recompute_ffn: bool = False  # recompute FFN hidden activations in the backward pass
+    recompute_encoder: bool = False  # recompute the encoder layers' cheap tensors (backward)
 
     @property
     def track_query_dim(self) -> int:
@@ -156,6 +159,7 @@ class Detector(nn.Module):
             use_dab=self.use_dab,
             implementation=self.implementation,
             recompute_ffn=self.recompute_ffn,
+            recompute_encoder=self.recompute_encoder,
             name="transformer",
         )
 

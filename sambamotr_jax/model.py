@@ -155,6 +155,7 @@ def build_model(m) -> SambaMOTR:
         use_dab=m.use_dab,
         implementation=impl,
         recompute_ffn=m.recompute_ffn,
+        recompute_encoder=m.recompute_encoder,
     )
     if m.query_updater == "memotr":
         updater = MemotrQueryUpdater(

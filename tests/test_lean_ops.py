@@ -10,6 +10,7 @@ import pytest
 from jax._src.ad_checkpoint import saved_residuals
 
 from sambamotr_jax import lean_ops
+from sambamotr_jax.deformable_decoder import DeformableDecoderLayer
 from sambamotr_jax.deformable_encoder import DeformableEncoderLayer, encoder_reference_points
 
 
@@ -121,3 +122,93 @@ def test_encoder_layer_recompute_ffn_same_gradients_without_hidden_residuals():
     hidden = (1, s, ffn)
     assert hidden in [shape for shape, _ in _residual_shapes(loss(layers[0]), params)]
     assert hidden not in [shape for shape, _ in _residual_shapes(loss(layers[1]), params)]
+
+
+def test_encoder_layer_recompute_keeps_only_the_attention_tensors():
+    shapes = ((4, 6), (2, 3))
+    s = sum(h * w for h, w in shapes)
+    c, ffn, heads, levels, points = 16, 64, 2, 2, 2
+    k = jax.random.split(jax.random.key(3), 3)
+    src = jax.random.normal(k[0], (1, s, c))
+    pos = jax.random.normal(k[1], (1, s, c))
+    ref = encoder_reference_points(shapes, jnp.ones((1, levels, 2)))
+    mask = jnp.zeros((1, s), bool).at[0, -2:].set(True)
+
+    def layer(recompute_ffn, recompute):
+        return DeformableEncoderLayer(
+            c, ffn, levels, heads, points, "xla", recompute_ffn, recompute, name="layer"
+        )
+
+    plain, lean = layer(False, False), layer(True, True)
+    params = plain.init(k[2], src, pos, ref, shapes, mask)["params"]
+    # the lifted transform leaves the parameter tree as it is
+    lean_params = lean.init(k[2], src, pos, ref, shapes, mask)["params"]
+    assert jax.tree.structure(lean_params) == jax.tree.structure(params)
+    # non-zero sampling offsets and attention logits, so that their gradients mean something
+    params = jax.tree.map(lambda a: a + 0.1 * jax.random.normal(jax.random.key(4), a.shape), params)
+
+    cotangent = jax.random.normal(jax.random.key(5), (1, s, c))  # a linear loss keeps nothing
+
+    def loss(module):
+        return lambda p: jnp.vdot(
+            cotangent, module.apply({"params": p}, src, pos, ref, shapes, mask)
+        )
+
+    (l0, g0), (l1, g1) = (jax.value_and_grad(loss(m))(params) for m in (plain, lean))
+    assert l0 == l1
+    for a, b in zip(jax.tree.leaves(g0), jax.tree.leaves(g1)):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+    def per_token(module):
+        return sorted(s_ for s_, _ in _residual_shapes(loss(module), params) if s_[:2] == (1, s))
+
+    d = c // heads
+    assert per_token(lean) == sorted(
+        [
+            (1, s, heads, d),  # value
+            (1, s, heads, levels, points, 2),  # sampling locations
+            (1, s, heads, levels, points),  # attention weights
+            (1, s, c),  # attention output, before output_proj
+        ]
+    )
+    # without it: src + pos, both LayerNorm inputs and outputs, the FFN hidden activations ...
+    assert len(per_token(plain)) >= len(per_token(lean)) + 5
+
+
+def test_decoder_layer_recompute_value_same_gradients_without_the_value():
+    shapes = ((4, 6), (2, 3))
+    s = sum(h * w for h, w in shapes)
+    c, heads, levels, points, q = 16, 2, 2, 2, 5
+    k = jax.random.split(jax.random.key(6), 5)
+    tgt = jax.random.normal(k[0], (1, q, c))
+    query_pos = jax.random.normal(k[1], (1, q, c))
+    ref = jax.random.uniform(k[2], (1, q, levels, 2))
+    memory = jax.random.normal(k[3], (1, s, c))
+    query_mask = jnp.zeros((1, q), bool)
+    src_mask = jnp.zeros((1, s), bool).at[0, -2:].set(True)
+    args = (tgt, query_pos, ref, memory, shapes, query_mask, src_mask)
+    layers = [
+        DeformableDecoderLayer(c, 32, levels, heads, points, q, "xla", False, recompute)
+        for recompute in (False, True)
+    ]
+    params = layers[0].init(k[4], *args, merge_det_track=True)["params"]
+    params = jax.tree.map(lambda a: a + 0.1 * jax.random.normal(jax.random.key(7), a.shape), params)
+    cotangent = jax.random.normal(jax.random.key(8), (1, q, c))
+
+    def loss(layer):
+        return lambda p, memory: jnp.vdot(
+            cotangent,
+            layer.apply(
+                {"params": p}, tgt, query_pos, ref, memory, *args[4:], merge_det_track=True
+            ),
+        )
+
+    (l0, g0), (l1, g1) = (
+        jax.value_and_grad(loss(layer), argnums=(0, 1))(params, memory) for layer in layers
+    )
+    assert l0 == l1
+    for a, b in zip(jax.tree.leaves(g0), jax.tree.leaves(g1)):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    value = ((1, s, heads, c // heads), "float32")
+    assert value in _residual_shapes(loss(layers[0]), params, memory)
+    assert value not in _residual_shapes(loss(layers[1]), params, memory)
