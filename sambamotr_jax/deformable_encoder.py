@@ -63,9 +63,9 @@ class DeformableEncoderLayer(nn.Module):
 
         With `recompute`, the backward pass keeps the layer's inputs and the deformable
         attention's value, sampling locations, weights and output (`SAVED_NAMES`), and recomputes
-        the rest: `src + pos`, the residual sums, the two LayerNorms and the FFN, at the cost of
-        the attention's output projection and the FFN's two matmuls. The other tensors each
-        cost as much memory as a kept one (B, S, C) and are far cheaper to compute than to keep.
+        the rest: `src + pos`, the residual sums, the two LayerNorms and the FFN. Each of those
+        is a (B, S, C) tensor as large as a kept one; recomputing them costs the attention's
+        output projection and the FFN's two matmuls.
         """
 
         def body(mdl, src, pos, reference_points, padding_mask):
