@@ -21,6 +21,10 @@ def get_config():
     m.enc_layers = 1
     m.dec_layers = 2
     m.num_det_queries = 8
+    # Frames this small keep a few MB for the backward pass: recomputing costs compile time and
+    # buys nothing (the DanceTrack-sized defaults are in configs/common.py).
+    m.recompute_ffn = False
+    m.recompute_encoder = False
     m.samba.state_dim = 4
     m.samba.num_layers = 2
     m.samba.num_heads = 2
