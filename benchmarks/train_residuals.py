@@ -26,7 +26,12 @@ from jax._src.ad_checkpoint import saved_residuals
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.train_step import load_config, synthetic_batch  # noqa: E402
+from benchmarks.train_step import (  # noqa: E402
+    add_recompute_flags,
+    apply_recompute_flags,
+    load_config,
+    synthetic_batch,
+)
 from sambamotr_jax import criterion as C  # noqa: E402
 from sambamotr_jax import model as model_lib  # noqa: E402
 from sambamotr_jax import train_step as TS  # noqa: E402
@@ -38,13 +43,11 @@ def main() -> None:
     p.add_argument("--size", nargs=2, type=int, default=(800, 1440), metavar=("H", "W"))
     p.add_argument("--capacity", type=int, default=64)
     p.add_argument("--top", type=int, default=30)
-    p.add_argument("--keep-ffn", action="store_true", help="model.recompute_ffn=False")
-    p.add_argument("--keep-encoder", action="store_true", help="model.recompute_encoder=False")
+    add_recompute_flags(p)
     args = p.parse_args()
 
     config = load_config(args.config)
-    config.model.recompute_ffn = not args.keep_ffn
-    config.model.recompute_encoder = not args.keep_encoder
+    apply_recompute_flags(config, args)
     model = model_lib.build_model(config.model)
     shapes = jax.eval_shape(lambda: model_lib.init_variables(model, jax.random.key(0)))
     params = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes["params"])

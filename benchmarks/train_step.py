@@ -42,6 +42,29 @@ def load_config(path: str):
     return mod.get_config()
 
 
+def add_recompute_flags(p: argparse.ArgumentParser) -> None:
+    """--keep-ffn / --keep-encoder: turn the config's training recompute off (see apply_...)."""
+    p.add_argument(
+        "--keep-ffn",
+        action="store_true",
+        help="keep the FFN hidden activations (model.recompute_ffn=False)",
+    )
+    p.add_argument(
+        "--keep-encoder",
+        action="store_true",
+        help="keep the encoder's cheap tensors and the decoder's values "
+        "(model.recompute_encoder=False)",
+    )
+
+
+def apply_recompute_flags(config, args: argparse.Namespace) -> None:
+    """Without the flags the config's own settings stay (the small configs recompute nothing)."""
+    if args.keep_ffn:
+        config.model.recompute_ffn = False
+    if args.keep_encoder:
+        config.model.recompute_encoder = False
+
+
 def synthetic_batch(batch: int, frames: int, h: int, w: int, objects: int = 8, seed: int = 0):
     rng = np.random.default_rng(seed)
     start = rng.uniform(0.2, 0.7, size=(batch, 1, objects, 2))
@@ -68,17 +91,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--capacity", type=int, default=64)
     p.add_argument("--remat", action="store_true")
-    p.add_argument(
-        "--keep-ffn",
-        action="store_true",
-        help="keep the FFN hidden activations (model.recompute_ffn=False)",
-    )
-    p.add_argument(
-        "--keep-encoder",
-        action="store_true",
-        help="keep the encoder's cheap tensors and the decoder's values "
-        "(model.recompute_encoder=False)",
-    )
+    add_recompute_flags(p)
     p.add_argument("--no-grad-frames", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
     p.add_argument("--steps", type=int, default=3)
@@ -92,8 +105,7 @@ def main() -> None:
     args = p.parse_args()
 
     config = load_config(args.config)
-    config.model.recompute_ffn = not args.keep_ffn
-    config.model.recompute_encoder = not args.keep_encoder
+    apply_recompute_flags(config, args)
     config.model.ms_deform_attn_impl = args.attn_impl
     model = model_lib.build_model(config.model)
     variables = jax.jit(lambda: model_lib.init_variables(model, jax.random.key(0)))()
@@ -145,8 +157,8 @@ def main() -> None:
         "batch": args.batch,
         "capacity": args.capacity,
         "remat": args.remat,
-        "recompute_ffn": not args.keep_ffn,
-        "recompute_encoder": not args.keep_encoder,
+        "recompute_ffn": config.model.recompute_ffn,
+        "recompute_encoder": config.model.recompute_encoder,
         "attn_impl": args.attn_impl or "default",
         "dtype": args.dtype,
         "no_grad_frames": args.no_grad_frames,

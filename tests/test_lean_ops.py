@@ -23,6 +23,28 @@ def _residual_shapes(f, *args) -> list[tuple[tuple[int, ...], str]]:
     )
 
 
+SHAPES = ((4, 6), (2, 3))  # two feature levels, S = 30 tokens
+TOKENS = sum(h * w for h, w in SHAPES)
+
+
+def _encoder_inputs(key, c, levels=2):
+    """src, pos (1, S, C), reference points, a padding mask on the last two tokens, a key left."""
+    k = jax.random.split(key, 3)
+    src = jax.random.normal(k[0], (1, TOKENS, c))
+    pos = jax.random.normal(k[1], (1, TOKENS, c))
+    ref = encoder_reference_points(SHAPES, jnp.ones((1, levels, 2)))
+    mask = jnp.zeros((1, TOKENS), bool).at[0, -2:].set(True)
+    return src, pos, ref, mask, k[2]
+
+
+def _assert_same_value_and_grads(plain, lean, rtol, atol):
+    """`jax.value_and_grad` results of a plain and a recomputing layer."""
+    (l0, g0), (l1, g1) = plain, lean
+    assert l0 == l1
+    for a, b in zip(jax.tree.leaves(g0), jax.tree.leaves(g1)):
+        np.testing.assert_allclose(b, a, rtol=rtol, atol=atol)
+
+
 def _perturbed_ln_params(x):
     v = nn.LayerNorm().init(jax.random.key(1), x)
     return jax.tree.map(lambda a: a + 0.3 * jax.random.normal(jax.random.key(2), a.shape), v)
@@ -98,41 +120,29 @@ def test_zero_rows_keeps_only_the_row_mask():
 
 
 def test_encoder_layer_recompute_ffn_same_gradients_without_hidden_residuals():
-    shapes = ((4, 6), (2, 3))
-    s = sum(h * w for h, w in shapes)
     c, ffn = 16, 64
-    k = jax.random.split(jax.random.key(0), 3)
-    src = jax.random.normal(k[0], (1, s, c))
-    pos = jax.random.normal(k[1], (1, s, c))
-    ref = encoder_reference_points(shapes, jnp.ones((1, 2, 2)))
-    mask = jnp.zeros((1, s), bool).at[0, -2:].set(True)
+    src, pos, ref, mask, init_key = _encoder_inputs(jax.random.key(0), c)
     layers = [
         DeformableEncoderLayer(c, ffn, 2, 2, 2, "xla", recompute, name="layer")
         for recompute in (False, True)
     ]
-    params = layers[0].init(k[2], src, pos, ref, shapes, mask)["params"]
+    params = layers[0].init(init_key, src, pos, ref, SHAPES, mask)["params"]
 
     def loss(layer):
-        return lambda p: jnp.sum(jnp.sin(layer.apply({"params": p}, src, pos, ref, shapes, mask)))
+        return lambda p: jnp.sum(jnp.sin(layer.apply({"params": p}, src, pos, ref, SHAPES, mask)))
 
-    (l0, g0), (l1, g1) = (jax.value_and_grad(loss(layer))(params) for layer in layers)
-    assert l0 == l1
-    for a, b in zip(jax.tree.leaves(g0), jax.tree.leaves(g1)):
-        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
-    hidden = (1, s, ffn)
+    _assert_same_value_and_grads(
+        *(jax.value_and_grad(loss(layer))(params) for layer in layers), rtol=1e-6, atol=1e-7
+    )
+    hidden = (1, TOKENS, ffn)
     assert hidden in [shape for shape, _ in _residual_shapes(loss(layers[0]), params)]
     assert hidden not in [shape for shape, _ in _residual_shapes(loss(layers[1]), params)]
 
 
 def test_encoder_layer_recompute_keeps_only_the_attention_tensors():
-    shapes = ((4, 6), (2, 3))
-    s = sum(h * w for h, w in shapes)
+    s, shapes = TOKENS, SHAPES
     c, ffn, heads, levels, points = 16, 64, 2, 2, 2
-    k = jax.random.split(jax.random.key(3), 3)
-    src = jax.random.normal(k[0], (1, s, c))
-    pos = jax.random.normal(k[1], (1, s, c))
-    ref = encoder_reference_points(shapes, jnp.ones((1, levels, 2)))
-    mask = jnp.zeros((1, s), bool).at[0, -2:].set(True)
+    src, pos, ref, mask, init_key = _encoder_inputs(jax.random.key(3), c, levels)
 
     def layer(recompute_ffn, recompute):
         return DeformableEncoderLayer(
@@ -140,9 +150,9 @@ def test_encoder_layer_recompute_keeps_only_the_attention_tensors():
         )
 
     plain, lean = layer(False, False), layer(True, True)
-    params = plain.init(k[2], src, pos, ref, shapes, mask)["params"]
+    params = plain.init(init_key, src, pos, ref, shapes, mask)["params"]
     # the lifted transform leaves the parameter tree as it is
-    lean_params = lean.init(k[2], src, pos, ref, shapes, mask)["params"]
+    lean_params = lean.init(init_key, src, pos, ref, shapes, mask)["params"]
     assert jax.tree.structure(lean_params) == jax.tree.structure(params)
     # non-zero sampling offsets and attention logits, so that their gradients mean something
     params = jax.tree.map(lambda a: a + 0.1 * jax.random.normal(jax.random.key(4), a.shape), params)
@@ -154,10 +164,9 @@ def test_encoder_layer_recompute_keeps_only_the_attention_tensors():
             cotangent, module.apply({"params": p}, src, pos, ref, shapes, mask)
         )
 
-    (l0, g0), (l1, g1) = (jax.value_and_grad(loss(m))(params) for m in (plain, lean))
-    assert l0 == l1
-    for a, b in zip(jax.tree.leaves(g0), jax.tree.leaves(g1)):
-        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    _assert_same_value_and_grads(
+        *(jax.value_and_grad(loss(m))(params) for m in (plain, lean)), rtol=1e-5, atol=1e-6
+    )
 
     def per_token(module):
         return sorted(s_ for s_, _ in _residual_shapes(loss(module), params) if s_[:2] == (1, s))
@@ -176,8 +185,7 @@ def test_encoder_layer_recompute_keeps_only_the_attention_tensors():
 
 
 def test_decoder_layer_recompute_value_same_gradients_without_the_value():
-    shapes = ((4, 6), (2, 3))
-    s = sum(h * w for h, w in shapes)
+    s, shapes = TOKENS, SHAPES
     c, heads, levels, points, q = 16, 2, 2, 2, 5
     k = jax.random.split(jax.random.key(6), 5)
     tgt = jax.random.normal(k[0], (1, q, c))
@@ -203,12 +211,11 @@ def test_decoder_layer_recompute_value_same_gradients_without_the_value():
             ),
         )
 
-    (l0, g0), (l1, g1) = (
-        jax.value_and_grad(loss(layer), argnums=(0, 1))(params, memory) for layer in layers
+    _assert_same_value_and_grads(
+        *(jax.value_and_grad(loss(layer), argnums=(0, 1))(params, memory) for layer in layers),
+        rtol=1e-5,
+        atol=1e-6,
     )
-    assert l0 == l1
-    for a, b in zip(jax.tree.leaves(g0), jax.tree.leaves(g1)):
-        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
     value = ((1, s, heads, c // heads), "float32")
     assert value in _residual_shapes(loss(layers[0]), params, memory)
     assert value not in _residual_shapes(loss(layers[1]), params, memory)

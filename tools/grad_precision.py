@@ -84,17 +84,14 @@ class _MixedPrecision:
     def __init__(
         self, model, detector_dtype, updater_dtype, out_dtype, split, perturb, seed, official=None
     ):
-        self.__dict__.update(
-            args=(model, detector_dtype, updater_dtype, out_dtype, split, perturb, seed, official),
-            model=model,
-            official=official,
-            detector_dtype=detector_dtype,
-            updater_dtype=updater_dtype,
-            out_dtype=out_dtype,
-            split=split,
-            perturb=perturb,
-            seed=seed,
-        )
+        self.model = model
+        self.official = official
+        self.detector_dtype = detector_dtype
+        self.updater_dtype = updater_dtype
+        self.out_dtype = out_dtype
+        self.split = split
+        self.perturb = perturb
+        self.seed = seed
 
     def __getattr__(self, name):
         return getattr(self.model, name)
