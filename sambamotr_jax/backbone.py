@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from sambamotr_jax.conv import Conv
 from sambamotr_jax.lean_ops import relu
 from sambamotr_jax.position_encoding import resize_mask, sine_position_embedding
 
@@ -45,7 +46,7 @@ class FrozenBatchNorm2d(nn.Module):
 
 def _conv(features: int, kernel: int, stride: int, name: str) -> nn.Conv:
     pad = kernel // 2
-    return nn.Conv(
+    return Conv(
         features,
         (kernel, kernel),
         strides=(stride, stride),

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 
 from sambamotr_jax.backbone import BackboneWithPE
 from sambamotr_jax.box_ops import inverse_sigmoid
+from sambamotr_jax.conv import Conv
 from sambamotr_jax.deformable_attention import XAVIER
 from sambamotr_jax.deformable_decoder import MLP
 from sambamotr_jax.deformable_transformer import DeformableTransformer
@@ -105,7 +106,7 @@ class Detector(nn.Module):
                 conv = nn.Conv(c, (1, 1), kernel_init=XAVIER, name=f"feature_projs_{lvl}_0")
                 x = feats[lvl]
             else:
-                conv = nn.Conv(
+                conv = Conv(  # on a tiny layer4 map: see sambamotr_jax/conv.py
                     c,
                     (3, 3),
                     strides=(2, 2),
