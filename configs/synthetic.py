@@ -80,8 +80,8 @@ def get_config():
     d.max_size = 80
     d.pad_buckets = ((60, 80),)
     d.max_objects = 8
-    c.train.epochs = 4
-    c.eval.every_epochs = 2  # val HOTA after epochs 2 and 4 (each evaluation costs ~30 CPU s)
+    c.train.epochs = 8
+    c.eval.every_epochs = 4  # val HOTA after epochs 4 and 8 (each evaluation costs ~30 CPU s)
     c.train.no_grad_frames = (0,)
     c.train.track_capacity = 12
     c.train.log_every = 20
@@ -93,6 +93,6 @@ def get_config():
     o.lr_points = 4e-5
     o.weight_decay = 1e-4
     o.clip_max_norm = 1.0
-    o.lr_drop_milestones = (3,)
-    o.only_train_query_updater_after = 4
+    o.lr_drop_milestones = (6,)
+    o.only_train_query_updater_after = 8
     return c
