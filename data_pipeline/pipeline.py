@@ -305,7 +305,10 @@ class TrainIterator:
         return self
 
     def __next__(self) -> dict[str, np.ndarray]:
-        batch = next(self._it)
+        # Worker batches arrive in shared memory, which jax.device_put on a CPU may alias rather
+        # than copy: device arrays would then hold grain's blocks past the loader's life (the
+        # "leaked shared_memory objects" warning at exit). A copy frees each block at once.
+        batch = {k: np.array(v) for k, v in next(self._it).items()}
         self.step += 1
         return batch
 
@@ -313,8 +316,19 @@ class TrainIterator:
         return {"step": self.step}
 
     def set_state(self, state: dict) -> None:
+        self.close()
         self.step = int(state["step"])
         self._it = iter(self._make_loader(self.step))
+
+    def close(self) -> None:
+        """Stops grain's worker processes now and frees the batches they prefetched.
+
+        grain 0.2's DataLoaderIterator has no close() of its own (its workers stop when it is
+        garbage collected); the dataset iterator inside it closes the whole pipeline.
+        """
+        inner = getattr(self._it, "_iterator", None)  # grain.DataLoaderIterator's pipeline
+        if inner is not None and hasattr(inner, "close"):
+            inner.close()
 
 
 def build_train_iterator(

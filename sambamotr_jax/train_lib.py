@@ -512,6 +512,7 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
             if stop.requested:
                 logger.message(f"Stopped at step {step} (Ctrl-C); checkpoint saved")
     finally:
+        batches.close()
         logger.close()
         ckpt.close()
     return {"step": step, "loss": last_logged.get("loss"), "eval": last_eval}

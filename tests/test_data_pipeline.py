@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -418,3 +421,40 @@ def test_mot17_joint_training_with_crowdhuman_pseudo_clips(tmp_path):
         f = b["frame_indices"][0]
         assert abs(f[1] - f[0]) == b["intervals"][0] <= 2
         assert set(b["ids"][0][b["obj_mask"][0]]) <= {1}  # the one MOT17 track, renumbered
+
+
+_SHARED_MEMORY_RUN = """
+import sys
+import jax
+import numpy as np
+sys.path[:0] = [{repo!r}, {repo!r} + "/tests"]
+import data_pipeline as dp
+from test_data_pipeline import SAMPLER, SMALL_AUG, SMALL_PAD
+
+if __name__ == "__main__":
+    it = dp.build_train_iterator("synthetic", {root!r}, sampler=SAMPLER, augment=SMALL_AUG,
+                                 pad=SMALL_PAD, batch_size=2, seed=3, num_workers=1)
+    kept = []
+    for _ in range(4):
+        batch = next(it)
+        assert all(type(v) is np.ndarray and v.flags.owndata for v in batch.values())
+        kept.append(jax.device_put(batch))  # a training loop keeps device copies around
+    import multiprocessing
+    assert multiprocessing.active_children(), "expected a grain worker process"
+    it.close()
+    assert not multiprocessing.active_children(), multiprocessing.active_children()
+    print("ok", len(kept))
+"""
+
+
+def test_worker_batches_leave_shared_memory_and_close_stops_the_workers(synth_root, tmp_path):
+    """Batches kept on the device past the loader's life leave no shared memory at exit."""
+    repo = str(pathlib.Path(__file__).resolve().parents[1])
+    script = tmp_path / "run.py"
+    script.write_text(_SHARED_MEMORY_RUN.format(repo=repo, root=str(synth_root)))
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=repo
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "ok 4" in out.stdout
+    assert "leaked shared_memory" not in out.stderr, out.stderr[-3000:]
