@@ -18,9 +18,10 @@ evaluations included), val HOTA 61.8 after epoch 4 and **72.1** after epoch 8 (D
 77.3, IDF1 90.1, MOTA 78.9); `--config.seed=1, 2, 3, 4` ended at 63.5 / 71.6 / 60.5 / 64.9 (13-15
 CPU minutes each). On a second, busier one with AVX-512 the same command ended at 53.3 in 21.6
 CPU minutes, seed 1 at 61.6, seed 42 with AVX2 code (`XLA_FLAGS=--xla_cpu_max_isa=AVX2`) at
-64.0. A run is deterministic for its seed, machine and XLA build, but
-XLA:CPU rounds differently for each instruction set and training from scratch amplifies it: over
-those eight runs the final HOTA spans 53.3-72.1 (mean 63.9). The small-map convolutions of
+64.0. A run is deterministic for its seed, machine and XLA build, but XLA:CPU rounds differently
+for each instruction set and training from scratch amplifies it: over those eight runs the final
+HOTA spans 53.3-72.1 (mean 63.9). Two val sequences make a noisy score: on ten (val_seqs=10) the
+three second-machine models score 56.2 / 60.1 / 59.3. The small-map convolutions of
 sambamotr_jax/conv.py made the step ~2.4x faster, which is what pays for 8 epochs; the earlier
 4-epoch recipe scored 49.5-61.3 over four runs.
 """
@@ -60,7 +61,7 @@ def get_config():
     # helps in the middle (epoch 4, seed 42: 68.5 vs 61.8); the final model is what counts.
     # The official results filter drops boxes of area <= 100 px (DanceTrack frames are 1080p);
     # the synthetic objects are 5x10 to 9x18 px, 61% of the val boxes are <= 100 px, and would
-    # never be reported (final export: HOTA 39.2 with 100, 61.3 with 25).
+    # never be reported (the 4-epoch recipe's final export: HOTA 39.2 with 100, 61.3 with 25).
     t.area_thresh = 25.0
     d = c.data
     d.synthetic.width = 80
