@@ -12,15 +12,16 @@ The evaluated parameters are kept as converted checkpoints; score one again with
     python eval.py --config=configs/synthetic.py --config.data.root=runs/synthetic/data \
         --checkpoint=runs/synthetic/exports/step_3968 --workdir=runs/synthetic/eval_again
 
-Measured (2026-11-23, 2-core AMD EPYC machines; docs/benchmarks.md): on the first, idle, the
+Measured (2026-11-23, 2-core machines; docs/benchmarks.md): on the first (AMD EPYC), idle, the
 first command ran 3968 steps in **14.6 CPU minutes** (data generation, compilation and both
 evaluations included), val HOTA 61.8 after epoch 4 and **72.1** after epoch 8 (DetA 67.7, AssA
 77.3, IDF1 90.1, MOTA 78.9); `--config.seed=1, 2, 3, 4` ended at 63.5 / 71.6 / 60.5 / 64.9 (13-15
-CPU minutes each). On a second, busier one with AVX-512 the same command ended at 53.3 in 21.6
-CPU minutes, seed 1 at 61.6, seed 42 with AVX2 code (`XLA_FLAGS=--xla_cpu_max_isa=AVX2`) at
-64.0. A run is deterministic for its seed, machine and XLA build, but XLA:CPU rounds differently
-for each instruction set and training from scratch amplifies it: over those eight runs the final
-HOTA spans 53.3-72.1 (mean 63.9). Two val sequences make a noisy score: on ten (val_seqs=10) the
+CPU minutes each). On a second, busier one (AMD EPYC, AVX-512) the same command ended at 53.3 in
+21.6 CPU minutes, seed 1 at 61.6, seed 42 with AVX2 code (`XLA_FLAGS=--xla_cpu_max_isa=AVX2`) at
+64.0; on a third (Intel Xeon, AVX-512, a slower step) at 69.4 in 27.5 CPU minutes. A run is
+deterministic for its seed, machine and XLA build, but XLA:CPU rounds differently for each
+instruction set and training from scratch amplifies it: over those nine runs the final HOTA
+spans 53.3-72.1 (mean 64.5). Two val sequences make a noisy score: on ten (val_seqs=10) the
 three second-machine models score 56.2 / 60.1 / 59.3. The small-map convolutions of
 sambamotr_jax/conv.py made the step ~2.4x faster, which is what pays for 8 epochs; the earlier
 4-epoch recipe scored 49.5-61.3 over four runs.

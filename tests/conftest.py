@@ -122,7 +122,7 @@ _SLOW_FIRST = (
     "test_train_loop.py::test_synthetic_config_end_to_end",  # ~170
     "test_train_step_parity.py[official_def_detr]",  # ~130*
     "test_train_step_parity.py[official_memotr_dab_detr]",  # ~110*
-    "test_tracker_tiny.py",  # ~85 (was ~240: each capacity compiled twice)
+    "test_tracker_tiny.py",  # ~60 (was ~240: each capacity compiled twice; ~85 with capacity 64)
     "test_detector.py",  # ~55
     "test_end_to_end.py::test_convert_and_track_cli_reproduce_official_tracker_txt",  # ~50*
     "test_end_to_end.py::test_eval_on_synthetic_with_tiny_checkpoint",  # ~45*
