@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -19,6 +20,16 @@ def valid_ratio(mask: jax.Array) -> jax.Array:
     valid_h = jnp.sum(~mask[:, :, 0], 1).astype(jnp.float32)
     valid_w = jnp.sum(~mask[:, 0, :], 1).astype(jnp.float32)
     return jnp.stack([valid_w / w, valid_h / h], -1)
+
+
+@flax.struct.dataclass
+class EncodedFrames:
+    """What the decoder reads of B encoded frames (a pytree; the level shapes are static)."""
+
+    memory: jax.Array  # (B, S, C) encoder output, S = sum of H_l * W_l
+    mask_flatten: jax.Array  # (B, S) bool, True = padding
+    valid_ratios: jax.Array  # (B, L, 2) valid fraction (w, h) per level
+    spatial_shapes: tuple[tuple[int, int], ...] = flax.struct.field(pytree_node=False)
 
 
 class DeformableTransformer(nn.Module):
@@ -82,6 +93,62 @@ class DeformableTransformer(nn.Module):
         """Deformable-DETR detection references (logit x, y): (Nd, C) -> (Nd, 2)."""
         return self.reference_points(det_query_pos)
 
+    def encode(
+        self,
+        srcs: Sequence[jax.Array],
+        masks: Sequence[jax.Array],
+        pos_embeds: Sequence[jax.Array],
+    ) -> EncodedFrames:
+        """Flattens the levels and runs the encoder.
+
+        Args:
+          srcs: per level (B, H_l, W_l, C); masks: per level (B, H_l, W_l) bool, True = padding;
+          pos_embeds: per level (B, H_l, W_l, C).
+        """
+        spatial_shapes = tuple((int(s.shape[1]), int(s.shape[2])) for s in srcs)
+        bsz = srcs[0].shape[0]
+        src_flatten = jnp.concatenate(
+            [s.reshape(bsz, -1, s.shape[-1]) for s in srcs], 1
+        )  # (B, S, C)
+        mask_flatten = jnp.concatenate([m.reshape(bsz, -1) for m in masks], 1)  # (B, S)
+        pos_flatten = jnp.concatenate(
+            [
+                p.reshape(bsz, -1, p.shape[-1]) + self.level_embed[lvl]
+                for lvl, p in enumerate(pos_embeds)
+            ],
+            1,
+        )  # (B, S, C)
+        valid_ratios = jnp.stack([valid_ratio(m) for m in masks], 1)  # (B, L, 2)
+        memory = self.encoder(src_flatten, spatial_shapes, valid_ratios, pos_flatten, mask_flatten)
+        return EncodedFrames(memory, mask_flatten, valid_ratios, spatial_shapes)
+
+    def decode(
+        self,
+        encoded: EncodedFrames,
+        query_embed: jax.Array,
+        ref_pts: jax.Array,
+        query_mask: jax.Array,
+        bbox_embed: Sequence[Callable[[jax.Array], jax.Array]],
+    ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        """The decoder on encoded frames (arguments and results: `__call__`)."""
+        if self.use_dab:
+            query_pos, tgt = None, query_embed
+        else:
+            query_pos, tgt = query_embed[..., : self.d_model], query_embed[..., self.d_model :]
+        init_reference = jax.nn.sigmoid(ref_pts)
+        outputs, inter_references, inter_queries = self.decoder(
+            tgt,
+            init_reference,
+            encoded.memory,
+            encoded.spatial_shapes,
+            encoded.valid_ratios,
+            query_pos,
+            query_mask,
+            encoded.mask_flatten,
+            bbox_embed,
+        )
+        return outputs, init_reference, inter_references, inter_queries
+
     def __call__(
         self,
         srcs: Sequence[jax.Array],
@@ -105,35 +172,5 @@ class DeformableTransformer(nn.Module):
           outputs (n_dec, B, Q, C), init_reference (B, Q, 4) in sigmoid space, references after
           each layer (n_dec, B, Q, 4), inputs of each decoder layer (n_dec, B, Q, C).
         """
-        spatial_shapes = tuple((int(s.shape[1]), int(s.shape[2])) for s in srcs)
-        bsz = srcs[0].shape[0]
-        src_flatten = jnp.concatenate(
-            [s.reshape(bsz, -1, s.shape[-1]) for s in srcs], 1
-        )  # (B, S, C)
-        mask_flatten = jnp.concatenate([m.reshape(bsz, -1) for m in masks], 1)  # (B, S)
-        pos_flatten = jnp.concatenate(
-            [
-                p.reshape(bsz, -1, p.shape[-1]) + self.level_embed[lvl]
-                for lvl, p in enumerate(pos_embeds)
-            ],
-            1,
-        )  # (B, S, C)
-        valid_ratios = jnp.stack([valid_ratio(m) for m in masks], 1)  # (B, L, 2)
-        memory = self.encoder(src_flatten, spatial_shapes, valid_ratios, pos_flatten, mask_flatten)
-        if self.use_dab:
-            query_pos, tgt = None, query_embed
-        else:
-            query_pos, tgt = query_embed[..., : self.d_model], query_embed[..., self.d_model :]
-        init_reference = jax.nn.sigmoid(ref_pts)
-        outputs, inter_references, inter_queries = self.decoder(
-            tgt,
-            init_reference,
-            memory,
-            spatial_shapes,
-            valid_ratios,
-            query_pos,
-            query_mask,
-            mask_flatten,
-            bbox_embed,
-        )
-        return outputs, init_reference, inter_references, inter_queries
+        encoded = self.encode(srcs, masks, pos_embeds)
+        return self.decode(encoded, query_embed, ref_pts, query_mask, bbox_embed)

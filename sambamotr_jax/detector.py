@@ -9,12 +9,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from sambamotr_jax.backbone import BackboneWithPE
+from sambamotr_jax.backbone import BackboneWithPE, resnet_out_channels
 from sambamotr_jax.box_ops import inverse_sigmoid
 from sambamotr_jax.conv import Conv
 from sambamotr_jax.deformable_attention import XAVIER
 from sambamotr_jax.deformable_decoder import MLP
-from sambamotr_jax.deformable_transformer import DeformableTransformer
+from sambamotr_jax.deformable_transformer import DeformableTransformer, EncodedFrames
 from sambamotr_jax.position_encoding import resize_mask, sine_position_embedding
 
 
@@ -65,7 +65,144 @@ class Detector(nn.Module):
         """Width of a track query: C (DAB) or 2C = [pos | tgt] (Deformable-DETR)."""
         return self.hidden_dim if self.use_dab else 2 * self.hidden_dim
 
-    @nn.compact
+    def setup(self):
+        c = self.hidden_dim
+        self.backbone = BackboneWithPE(self.backbone_name, c)
+        n_backbone_levels = len(resnet_out_channels(self.backbone_name))
+        projs = []
+        for lvl in range(self.n_feature_levels):
+            if lvl < n_backbone_levels:
+                conv = nn.Conv(c, (1, 1), kernel_init=XAVIER)
+            else:
+                conv = Conv(  # on a tiny layer4 map: see sambamotr_jax/conv.py
+                    c, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), kernel_init=XAVIER
+                )
+            norm = nn.GroupNorm(num_groups=32, epsilon=1e-5, use_fast_variance=False)
+            projs.append((conv, norm))
+        self.feature_projs = projs  # feature_projs_{lvl}_0 (conv), feature_projs_{lvl}_1 (norm)
+        # Heads: one per decoder layer, shared with the decoder's box refinement.
+        prior_bias = -math.log((1 - 0.01) / 0.01)
+        self.class_embed = [
+            nn.Dense(self.num_classes, bias_init=nn.initializers.constant(prior_bias))
+            for _ in range(self.n_dec_layers)
+        ]
+        self.bbox_embed = [
+            MLP(
+                c,
+                4,
+                3,
+                last_kernel_init=nn.initializers.zeros,
+                # official: the first head starts with w, h logits at -2
+                last_bias_init=_first_box_bias if i == 0 else nn.initializers.zeros,
+            )
+            for i in range(self.n_dec_layers)
+        ]
+        self.transformer = DeformableTransformer(
+            d_model=c,
+            d_ffn=self.ffn_dim,
+            n_feature_levels=self.n_feature_levels,
+            n_heads=self.n_heads,
+            n_enc_points=self.n_enc_points,
+            n_dec_points=self.n_dec_points,
+            n_enc_layers=self.n_enc_layers,
+            n_dec_layers=self.n_dec_layers,
+            merge_det_track_layer=self.merge_det_track_layer,
+            n_det_queries=self.n_det_queries,
+            use_dab=self.use_dab,
+            implementation=self.implementation,
+            recompute_ffn=self.recompute_ffn,
+            recompute_encoder=self.recompute_encoder,
+        )
+        nd = self.n_det_queries
+        normal = nn.initializers.normal(1.0)
+        if self.use_dab:
+            self.det_anchor = self.param("det_anchor", normal, (nd, 4))
+            self.det_query_embed = self.param("det_query_embed", normal, (nd, c))
+        else:
+            self.det_query_embed = self.param("det_query_embed", normal, (nd, 2 * c))
+
+    def encode(self, images: jax.Array, pad_mask: jax.Array) -> EncodedFrames:
+        """The query-independent part: backbone, input projections and encoder.
+
+        Args:
+          images: (B, H, W, 3) float32, ImageNet-normalized.
+          pad_mask: (B, H, W) bool, True = padding.
+
+        Returns:
+          `EncodedFrames` of the B images (what `decode` reads; training runs this on all the
+          frames of a clip at once, the tracker frame by frame).
+        """
+        feats, masks, pos = self.backbone(images, pad_mask)
+        srcs = []
+        for lvl, (conv, norm) in enumerate(self.feature_projs):
+            if lvl < len(feats):
+                x = feats[lvl]
+            else:
+                x = feats[-1] if lvl == len(feats) else srcs[-1]
+            x = norm(conv(x))
+            srcs.append(x)
+            if lvl >= len(feats):
+                mask = resize_mask(pad_mask, x.shape[1:3])
+                masks = [*masks, mask]
+                pos = [*pos, sine_position_embedding(mask, self.hidden_dim // 2)]
+        return self.transformer.encode(srcs, masks, pos)
+
+    def decode(
+        self,
+        encoded: EncodedFrames,
+        track_query_embed: jax.Array,
+        track_ref_pts: jax.Array,
+        track_mask: jax.Array,
+    ) -> dict[str, jax.Array]:
+        """The decoder and heads on encoded frames with K track slots (see `__call__`)."""
+        c = self.hidden_dim
+        bsz = encoded.memory.shape[0]
+        nd = self.n_det_queries
+
+        # Queries: detections first, then the track slots.
+        if self.use_dab:
+            det_ref = self.det_anchor  # (Nd, 4)
+        else:
+            det_xy = self.transformer.det_reference_points(self.det_query_embed[:, :c])  # (Nd, 2)
+            det_ref = jnp.concatenate([det_xy, jnp.zeros_like(det_xy)], -1)  # (Nd, 4): w = h = 0
+        det_query_embed = self.det_query_embed
+        ref_pts = jnp.concatenate(
+            [jnp.broadcast_to(det_ref, (bsz, nd, 4)), track_ref_pts.astype(jnp.float32)], 1
+        )  # (B, Q, 4)
+        query_embed = jnp.concatenate(
+            [jnp.broadcast_to(det_query_embed, (bsz, *det_query_embed.shape)), track_query_embed], 1
+        )  # (B, Q, 2C|C)
+        query_mask = jnp.concatenate(
+            [jnp.zeros((bsz, nd), bool), ~track_mask.astype(bool)], 1
+        )  # (B, Q)
+
+        outputs, init_reference, inter_references, inter_queries = self.transformer.decode(
+            encoded, query_embed, ref_pts, query_mask, self.bbox_embed
+        )
+
+        logits, boxes = [], []
+        for lvl in range(self.n_dec_layers):
+            reference = init_reference if lvl == 0 else inter_references[lvl - 1]
+            logits.append(self.class_embed[lvl](outputs[lvl]))
+            boxes.append(
+                jax.nn.sigmoid(self.bbox_embed[lvl](outputs[lvl]) + inverse_sigmoid(reference))
+            )
+        logits = jnp.stack(logits)  # (n_dec, B, Q, num_classes)
+        boxes = jnp.stack(boxes)  # (n_dec, B, Q, 4)
+        return {
+            "pred_logits": logits[-1],
+            "pred_boxes": boxes[-1],
+            "aux_pred_logits": logits[:-1],
+            "aux_pred_boxes": boxes[:-1],
+            "outputs": outputs[-1],
+            "aux_queries": inter_queries[1:],
+            "aux_last_queries": inter_queries[-1],
+            "last_ref_pts": inverse_sigmoid(inter_references[-2]),
+            "init_ref_pts": inverse_sigmoid(init_reference),
+            "query_mask": query_mask,
+            "det_query_embed": query_embed[:, :nd],
+        }
+
     def __call__(
         self,
         images: jax.Array,
@@ -94,118 +231,5 @@ class Detector(nn.Module):
           det_query_embed (B, n_det_queries, track_query_dim) the detection queries (new tracks
           start from them).
         """
-        c = self.hidden_dim
-        bsz = images.shape[0]
-        n_layers = self.n_dec_layers
-
-        # Backbone and input projections.
-        feats, masks, pos = BackboneWithPE(self.backbone_name, c, name="backbone")(images, pad_mask)
-        srcs = []
-        for lvl in range(self.n_feature_levels):
-            if lvl < len(feats):
-                conv = nn.Conv(c, (1, 1), kernel_init=XAVIER, name=f"feature_projs_{lvl}_0")
-                x = feats[lvl]
-            else:
-                conv = Conv(  # on a tiny layer4 map: see sambamotr_jax/conv.py
-                    c,
-                    (3, 3),
-                    strides=(2, 2),
-                    padding=((1, 1), (1, 1)),
-                    kernel_init=XAVIER,
-                    name=f"feature_projs_{lvl}_0",
-                )
-                x = feats[-1] if lvl == len(feats) else srcs[-1]
-            x = nn.GroupNorm(
-                num_groups=32, epsilon=1e-5, use_fast_variance=False, name=f"feature_projs_{lvl}_1"
-            )(conv(x))
-            srcs.append(x)
-            if lvl >= len(feats):
-                mask = resize_mask(pad_mask, x.shape[1:3])
-                masks = [*masks, mask]
-                pos = [*pos, sine_position_embedding(mask, c // 2)]
-
-        # Heads: one per decoder layer, shared with the decoder's box refinement.
-        prior_bias = -math.log((1 - 0.01) / 0.01)
-        class_embed = [
-            nn.Dense(
-                self.num_classes,
-                bias_init=nn.initializers.constant(prior_bias),
-                name=f"class_embed_{i}",
-            )
-            for i in range(n_layers)
-        ]
-        bbox_embed = [
-            MLP(
-                c,
-                4,
-                3,
-                last_kernel_init=nn.initializers.zeros,
-                # official: the first head starts with w, h logits at -2
-                last_bias_init=_first_box_bias if i == 0 else nn.initializers.zeros,
-                name=f"bbox_embed_{i}",
-            )
-            for i in range(n_layers)
-        ]
-        transformer = DeformableTransformer(
-            d_model=c,
-            d_ffn=self.ffn_dim,
-            n_feature_levels=self.n_feature_levels,
-            n_heads=self.n_heads,
-            n_enc_points=self.n_enc_points,
-            n_dec_points=self.n_dec_points,
-            n_enc_layers=self.n_enc_layers,
-            n_dec_layers=n_layers,
-            merge_det_track_layer=self.merge_det_track_layer,
-            n_det_queries=self.n_det_queries,
-            use_dab=self.use_dab,
-            implementation=self.implementation,
-            recompute_ffn=self.recompute_ffn,
-            recompute_encoder=self.recompute_encoder,
-            name="transformer",
-        )
-
-        # Queries: detections first, then the track slots.
-        nd = self.n_det_queries
-        normal = nn.initializers.normal(1.0)
-        if self.use_dab:
-            det_anchor = self.param("det_anchor", normal, (nd, 4))
-            det_query_embed = self.param("det_query_embed", normal, (nd, c))
-            det_ref = det_anchor  # (Nd, 4)
-        else:
-            det_query_embed = self.param("det_query_embed", normal, (nd, 2 * c))
-            det_xy = transformer.det_reference_points(det_query_embed[:, :c])  # (Nd, 2)
-            det_ref = jnp.concatenate([det_xy, jnp.zeros_like(det_xy)], -1)  # (Nd, 4): w = h = 0
-        ref_pts = jnp.concatenate(
-            [jnp.broadcast_to(det_ref, (bsz, nd, 4)), track_ref_pts.astype(jnp.float32)], 1
-        )  # (B, Q, 4)
-        query_embed = jnp.concatenate(
-            [jnp.broadcast_to(det_query_embed, (bsz, *det_query_embed.shape)), track_query_embed], 1
-        )  # (B, Q, 2C|C)
-        query_mask = jnp.concatenate(
-            [jnp.zeros((bsz, nd), bool), ~track_mask.astype(bool)], 1
-        )  # (B, Q)
-
-        outputs, init_reference, inter_references, inter_queries = transformer(
-            srcs, masks, pos, query_embed, ref_pts, query_mask, bbox_embed
-        )
-
-        logits, boxes = [], []
-        for lvl in range(n_layers):
-            reference = init_reference if lvl == 0 else inter_references[lvl - 1]
-            logits.append(class_embed[lvl](outputs[lvl]))
-            boxes.append(jax.nn.sigmoid(bbox_embed[lvl](outputs[lvl]) + inverse_sigmoid(reference)))
-        logits = jnp.stack(logits)  # (n_dec, B, Q, num_classes)
-        boxes = jnp.stack(boxes)  # (n_dec, B, Q, 4)
-        return {
-            "pred_logits": logits[-1],
-            "pred_boxes": boxes[-1],
-            "aux_pred_logits": logits[:-1],
-            "aux_pred_boxes": boxes[:-1],
-            "outputs": outputs[-1],
-            "aux_queries": inter_queries[1:],
-            "aux_last_queries": inter_queries[-1],
-            "last_ref_pts": inverse_sigmoid(inter_references[-2]),
-            "init_ref_pts": inverse_sigmoid(init_reference),
-            "query_mask": query_mask,
-            "det_query_embed": query_embed[:, :nd],
-        }
+        encoded = self.encode(images, pad_mask)
+        return self.decode(encoded, track_query_embed, track_ref_pts, track_mask)

@@ -28,7 +28,8 @@ class SambaMOTR(nn.Module):
     """Detector + query updater.
 
     Methods used by the tracker and the trainer (through `model.apply(..., method=...)`):
-    `detect`, `new_track_queries`, `update_queries`; `__call__` runs all three (for init).
+    `detect` (= `decode` after `encode`), `new_track_queries`, `update_queries`; `__call__` runs
+    all three (for init).
     """
 
     detector: Detector
@@ -57,6 +58,14 @@ class SambaMOTR(nn.Module):
     def detect(self, images, pad_mask, track_query_embed, track_ref_pts, track_mask):
         """The detector on one frame; see `Detector.__call__` (B, K leading axes)."""
         return self.detector(images, pad_mask, track_query_embed, track_ref_pts, track_mask)
+
+    def encode(self, images, pad_mask):
+        """The query-independent part of `detect` (backbone + encoder): `Detector.encode`."""
+        return self.detector.encode(images, pad_mask)
+
+    def decode(self, encoded, track_query_embed, track_ref_pts, track_mask):
+        """The rest of `detect` on `encode`'s output: `Detector.decode`."""
+        return self.detector.decode(encoded, track_query_embed, track_ref_pts, track_mask)
 
     def new_track_queries(self, out: dict) -> tuple[jax.Array, jax.Array, dict]:
         """Query, reference and updater state of a track born from each detection query

@@ -11,7 +11,10 @@ frames divided by the clip's number of ground-truth objects (over the whole batc
 Here the frames run under `jax.lax.scan` over a fixed-capacity track state (`TrainTracks`, K slots
 with a mask; nothing depends on the number of live tracks):
 
-* detection on frame t (`SambaMOTR.detect`, batched over B clips);
+* detection on frame t (`SambaMOTR.decode`, batched over B clips) on the frame's encoded
+  features: the backbone and encoder do not read the track queries, so `SambaMOTR.encode` runs
+  on all T x B frames of the segment as one batch before the scan (`encode_clip_at_once`; with
+  `remat` it runs inside the scan, frame by frame, to keep one frame's activations at a time);
 * per clip (vmap): `criterion.criterion_frame` (matching by id + Hungarian via the scipy host
   callback by default), `criterion.select_active_tracks_train` (previous tracks, GT-matched
   detections, unmatched detections with score > UPDATE_THRESH; ids of tracks with IoU < 0.5
@@ -75,6 +78,7 @@ from flax import traverse_util
 
 from sambamotr_jax import criterion as crit
 from sambamotr_jax import optimizer as optim_lib
+from sambamotr_jax.deformable_transformer import EncodedFrames
 from sambamotr_jax.model import LAYER_MAJOR_OUTPUTS, SambaMOTR
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -92,6 +96,11 @@ class ClipStepConfig:
     remat: bool = False  # jax.checkpoint per frame (official --use-checkpoint)
     compute_dtype: str = "float32"  # 'bfloat16': detector compute; params/opt state/Samba state f32
     freeze_backbone_stem: bool = True  # stop_gradient on the official requires_grad=False params
+    # Backbone + encoder (they do not read the track queries) of all the clip's frames as one
+    # batch before the frame scan, instead of frame by frame inside it: each weight is read and
+    # its gradient accumulated once per clip, not once per frame. Same values up to float
+    # rounding; the peak memory of the batched forward is higher, so `remat` turns it off.
+    encode_clip_at_once: bool = True
 
 
 def _aux_weights(weights, n_aux: int) -> tuple[float, ...]:
@@ -132,6 +141,7 @@ def clip_step_config(config, *, epoch: int) -> ClipStepConfig:
         no_grad_frames=no_grad,
         remat=t.remat,
         compute_dtype=m.dtype,
+        encode_clip_at_once=not t.remat,
     )
 
 
@@ -207,24 +217,29 @@ def _frame(
     buffers,
     tracks: TrainTracks,
     frame: dict[str, jax.Array],
+    encoded: EncodedFrames | None,
     key: jax.Array,
     cfg: ClipStepConfig,
     deterministic: bool,
 ) -> tuple[TrainTracks, FrameRecord]:
-    """One frame of B clips: detect, criterion, train-mode track selection, query update."""
+    """One frame of B clips: detect (or decode `encoded`), criterion, train-mode track
+    selection, query update."""
     dtype = jnp.dtype(cfg.compute_dtype)
-    det_params = params
-    if dtype != jnp.float32:
-        det_params = {**params, "detector": _cast_floats(params["detector"], dtype)}
-        buffers = _cast_floats(buffers, dtype)
+    det_variables = _detector_variables(params, buffers, dtype)
+    if encoded is None:
+        encoded = model.apply(
+            det_variables,
+            _normalize_images(frame["images"], frame["pad_mask"]).astype(dtype),
+            frame["pad_mask"],
+            method="encode",
+        )
     out = model.apply(
-        {"params": det_params, "buffers": buffers},
-        _normalize_images(frame["images"], frame["pad_mask"]).astype(dtype),
-        frame["pad_mask"],
+        det_variables,
+        encoded,
         tracks.query_embed.astype(dtype),
         tracks.ref_pts,
         tracks.valid,
-        method="detect",
+        method="decode",
     )
     out = _cast_floats(out, jnp.promote_types(dtype, jnp.float32))  # bf16 -> f32
     variables = {"params": params, "buffers": buffers}
@@ -321,21 +336,48 @@ def _frame(
     )
 
 
+def _detector_variables(params, buffers, dtype) -> dict:
+    """The variables with the detector's floats in the compute dtype (the updater stays f32)."""
+    if dtype != jnp.float32:
+        params = {**params, "detector": _cast_floats(params["detector"], dtype)}
+        buffers = _cast_floats(buffers, dtype)
+    return {"params": params, "buffers": buffers}
+
+
+def _encode_frames(model, params, buffers, frames, cfg) -> EncodedFrames:
+    """`SambaMOTR.encode` of all T x B `frames` as one batch -> leaves (T, B, ...)."""
+    dtype = jnp.dtype(cfg.compute_dtype)
+    t, b = frames["images"].shape[:2]
+    images = _normalize_images(frames["images"], frames["pad_mask"]).astype(dtype)
+    pad_mask = frames["pad_mask"]
+    encoded = model.apply(
+        _detector_variables(params, buffers, dtype),
+        images.reshape(t * b, *images.shape[2:]),
+        pad_mask.reshape(t * b, *pad_mask.shape[2:]),
+        method="encode",
+    )
+    return jax.tree.map(lambda x: x.reshape(t, b, *x.shape[1:]), encoded)
+
+
 def _run_frames(model, params, buffers, tracks, frames, keys, cfg, *, grad: bool):
-    """Scan `_frame` over the leading (time) axis of `frames`."""
+    """Scan `_frame` over the leading (time) axis of `frames`; with `cfg.encode_clip_at_once`
+    their backbone + encoder run first, as one batch."""
+    encoded = None
     if grad:
         deterministic = model.is_memotr or model.query_updater.dropout == 0.0
     else:
         params = jax.lax.stop_gradient(params)
         deterministic = True  # official no_augment in the no-grad frames
+    if cfg.encode_clip_at_once:
+        encoded = _encode_frames(model, params, buffers, frames, cfg)
 
     def body(carry, xs):
-        frame, key = xs
-        return _frame(model, params, buffers, carry, frame, key, cfg, deterministic)
+        frame, enc, key = xs
+        return _frame(model, params, buffers, carry, frame, enc, key, cfg, deterministic)
 
     if cfg.remat and grad:
         body = jax.checkpoint(body, prevent_cse=False)
-    return jax.lax.scan(body, tracks, (frames, keys))
+    return jax.lax.scan(body, tracks, (frames, encoded, keys))
 
 
 def clip_forward(

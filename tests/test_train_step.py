@@ -1,7 +1,9 @@
 """The jitted clip loss / train step on the tiny config: loss terms, frozen parameters,
-NO_GRAD_FRAMES, remat, one trace."""
+NO_GRAD_FRAMES, remat, the clip encoded at once vs frame by frame, one trace."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import chex
 import jax
@@ -146,12 +148,18 @@ def test_frozen_parameters_get_no_gradient(baseline):
     assert not zero, zero
 
 
-def test_no_grad_frames_change_gradients_not_the_loss(setup, baseline):
-    config, model, variables, batch = setup
-    loss, metrics, grads = baseline
+@pytest.fixture(scope="module")
+def no_grad_one(setup):
+    """The first frame without gradient (backbone + encoder batched over the clip, the default)."""
+    _, model, variables, batch = setup
     cfg = TS.clip_step_config(training_config(no_grad_frames=(1,), no_grad_steps=(0,)), epoch=0)
-    assert cfg.no_grad_frames == 1
-    loss1, metrics1, grads1 = _grads(model, variables, batch, cfg)
+    assert cfg.no_grad_frames == 1 and cfg.encode_clip_at_once
+    return cfg, _grads(model, variables, batch, cfg)
+
+
+def test_no_grad_frames_change_gradients_not_the_loss(setup, baseline, no_grad_one):
+    loss, metrics, grads = baseline
+    _, (loss1, metrics1, grads1) = no_grad_one
     assert loss1 == pytest.approx(loss, rel=1e-5)
     for k in metrics:
         np.testing.assert_allclose(metrics1[k], metrics[k], rtol=1e-5, err_msg=k)
@@ -172,6 +180,23 @@ def test_remat_gives_the_same_gradients(setup, baseline):
     # gradients are ~1e-2 from float64, see test_train_step_parity.py).
     for n in g:
         assert np.abs(gr[n] - g[n]).max() <= 1e-2 * np.abs(g[n]).max() + floor, n
+
+
+def test_encoding_the_clip_at_once_equals_frame_by_frame(setup, no_grad_one):
+    # The backbone + encoder of the clip's frames as one batch before the frame scan (two
+    # batches here: the no-grad frame and the others) vs inside the scan as the official loop.
+    _, model, variables, batch = setup
+    cfg, (loss, metrics, grads) = no_grad_one
+    per_frame = dataclasses.replace(cfg, encode_clip_at_once=False)
+    loss_f, metrics_f, grads_f = _grads(model, variables, batch, per_frame)
+    assert loss_f == pytest.approx(loss, rel=1e-6)
+    for k in metrics:
+        np.testing.assert_allclose(metrics_f[k], metrics[k], rtol=1e-5, err_msg=k)
+    g, gf = _flat(grads), _flat(grads_f)
+    floor = 1e-6 * max(np.abs(v).max() for v in g.values())  # conv biases before GroupNorm
+    assert max(np.abs(v).max() for v in g.values()) > 0
+    for n in g:
+        assert np.abs(gf[n] - g[n]).max() <= 1e-4 * np.abs(g[n]).max() + floor, n
 
 
 def test_train_step_updates_trainable_parameters_only_and_traces_once(setup):
