@@ -36,7 +36,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from sambamotr_jax import eval_lib, metrics
+from sambamotr_jax import eval_lib, host_memory, metrics
 from sambamotr_jax.mot_files import InputError
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
@@ -71,6 +71,7 @@ def build_track_fn(config, checkpoint_dir):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    host_memory.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
     try:
         if FLAGS.score:
             if not FLAGS.gt_root or not FLAGS.tracker_dir:

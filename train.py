@@ -53,6 +53,9 @@ def parse_flags(argv):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from sambamotr_jax import host_memory
+
+    host_memory.keep_freed_memory()  # XLA:CPU steps reuse freed memory (see host_memory.py)
     import jax
 
     if FLAGS.multihost:

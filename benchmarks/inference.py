@@ -30,7 +30,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sambamotr_jax import api  # noqa: E402
+from sambamotr_jax import api, host_memory  # noqa: E402
 from sambamotr_jax import model as model_lib
 
 
@@ -113,7 +113,14 @@ def main():
         default=sys.executable,
         help="python of the environment with torch + torchvision for the official code",
     )
+    p.add_argument(
+        "--malloc-default",
+        action="store_true",
+        help="leave glibc malloc's settings alone (the entry scripts set a top pad: "
+        "sambamotr_jax/host_memory.py)",
+    )
     args = p.parse_args()
+    top_pad = not args.malloc_default and host_memory.keep_freed_memory()
     sizes = args.size or [[256, 352], [800, 1440]]
     config = load_config(args.config)
     config.model.ms_deform_attn_impl = args.impl
@@ -125,6 +132,7 @@ def main():
     result = {
         "machine": machine(),
         "jax": jax.__version__,
+        "malloc_top_pad": top_pad,
         "config": pathlib.Path(args.config).name,
         "track_capacity": tracker.capacity,
         "ours": [time_size(tracker, h, w, args.frames) for h, w in sizes],

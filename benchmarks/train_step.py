@@ -2,6 +2,7 @@
 
     python benchmarks/train_step.py --size 800 1440 --frames 10 [--remat] [--dtype bfloat16]
         [--config configs/dancetrack.py] [--batch 1] [--capacity 64] [--steps 3] [--keep-ffn] [--keep-encoder]
+        [--malloc-default]
 
 `--steps 0` compiles and reports XLA's memory figure without running (big sizes on a CPU).
 
@@ -30,6 +31,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sambamotr_jax import criterion as C  # noqa: E402
+from sambamotr_jax import host_memory  # noqa: E402
 from sambamotr_jax import model as model_lib  # noqa: E402
 from sambamotr_jax import optimizer as O  # noqa: E402
 from sambamotr_jax import train_step as TS  # noqa: E402
@@ -102,7 +104,14 @@ def main() -> None:
         help="model.ms_deform_attn_impl; 'pallas' on a CPU compiles the kernel in interpret mode "
         "(with --steps 0: the memory figure without the xla path's gather temporaries)",
     )
+    p.add_argument(
+        "--malloc-default",
+        action="store_true",
+        help="leave glibc malloc's settings alone (the entry scripts set a top pad: "
+        "sambamotr_jax/host_memory.py)",
+    )
     args = p.parse_args()
+    top_pad = not args.malloc_default and host_memory.keep_freed_memory()
 
     config = load_config(args.config)
     apply_recompute_flags(config, args)
@@ -162,6 +171,7 @@ def main() -> None:
         "attn_impl": args.attn_impl or "default",
         "dtype": args.dtype,
         "no_grad_frames": args.no_grad_frames,
+        "malloc_top_pad": top_pad,
         "compile_s": round(compile_s, 1),
         "step_s": [round(t, 3) for t in times],
         "step_s_min": round(min(times), 3) if times else None,

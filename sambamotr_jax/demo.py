@@ -15,7 +15,7 @@ import tempfile
 from absl import app, flags
 from ml_collections import config_flags
 
-from sambamotr_jax import bdd100k_files, draw, track_lib
+from sambamotr_jax import bdd100k_files, draw, host_memory, track_lib
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Optional config file.", lock_config=True)
 _INPUT = flags.DEFINE_string("input", None, "Video file, frames folder or sequence folder.")
@@ -36,6 +36,7 @@ def demo_class_names(num_classes: int) -> tuple[str, ...] | None:
 
 def main(argv):
     del argv
+    host_memory.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
     config = _CONFIG.value or track_lib.config_from_checkpoint(_CHECKPOINT.value)
     track_fn = track_lib.make_track_fn(config, _CHECKPOINT.value)
     class_names = demo_class_names(config.model.num_classes)
