@@ -2,7 +2,7 @@
 
     python benchmarks/train_step.py --size 800 1440 --frames 10 [--remat] [--dtype bfloat16]
         [--config configs/dancetrack.py] [--batch 1] [--capacity 64] [--steps 3] [--keep-ffn] [--keep-encoder]
-        [--malloc-default]
+        [--malloc-default] [--encoder {config,clip,frame}]
 
 `--steps 0` compiles and reports XLA's memory figure without running (big sizes on a CPU).
 
@@ -95,6 +95,14 @@ def main() -> None:
     p.add_argument("--remat", action="store_true")
     add_recompute_flags(p)
     p.add_argument("--no-grad-frames", type=int, default=0)
+    p.add_argument(
+        "--encoder",
+        choices=("config", "clip", "frame"),
+        default="config",
+        help="backbone + encoder over the whole clip at once or frame by frame "
+        "(ClipStepConfig.encode_clip_at_once; default: the config's train.encode_clip_at_once; "
+        "--remat implies frame)",
+    )
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
     p.add_argument("--steps", type=int, default=3)
     p.add_argument(
@@ -131,6 +139,11 @@ def main() -> None:
         no_grad_frames=args.no_grad_frames,
         remat=args.remat,
         compute_dtype=args.dtype,
+        encode_clip_at_once=not args.remat
+        and (
+            args.encoder == "clip"
+            or (args.encoder == "config" and config.train.encode_clip_at_once)
+        ),
     )
     tx = O.make_optimizer(config, variables["params"], steps_per_epoch=1000)  # schedule only
     state = TS.TrainState.create(variables["params"], variables["buffers"], tx, jax.random.key(1))
@@ -166,6 +179,7 @@ def main() -> None:
         "batch": args.batch,
         "capacity": args.capacity,
         "remat": args.remat,
+        "encode_clip_at_once": cfg.encode_clip_at_once,
         "recompute_ffn": config.model.recompute_ffn,
         "recompute_encoder": config.model.recompute_encoder,
         "attn_impl": args.attn_impl or "default",

@@ -148,6 +148,11 @@ def train_config() -> ml_collections.ConfigDict:
     t.no_grad_frames = (5,)
     t.no_grad_steps = (0,)
     t.remat = False  # rematerialize each frame in the backward pass (official USE_CHECKPOINT)
+    # Backbone + encoder of all a clip's frames as one batch before the frame loop (the official
+    # loop runs them frame by frame; same values). Faster on small frames (synthetic step 0.19 ->
+    # 0.12 s), but at 800x1440 a 10-frame clip needs 45.8 GiB instead of 20.4 (docs/benchmarks.md).
+    # Ignored with remat.
+    t.encode_clip_at_once = False
     t.init_from = ""  # converted checkpoint directory (convert.py) to start from, e.g. COCO DETR
     t.log_every = 20  # steps between logged metrics (progress bar, TensorBoard, metrics.jsonl)
     t.checkpoint_every = 1000  # steps between checkpoints (also at each epoch end and at a stop)

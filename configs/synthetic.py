@@ -18,13 +18,16 @@ evaluations included), val HOTA 61.8 after epoch 4 and **72.1** after epoch 8 (D
 77.3, IDF1 90.1, MOTA 78.9); `--config.seed=1, 2, 3, 4` ended at 63.5 / 71.6 / 60.5 / 64.9 (13-15
 CPU minutes each). On a second, busier one (AMD EPYC, AVX-512) the same command ended at 53.3 in
 21.6 CPU minutes, seed 1 at 61.6, seed 42 with AVX2 code (`XLA_FLAGS=--xla_cpu_max_isa=AVX2`) at
-64.0; on a third (Intel Xeon, AVX-512, a slower step) at 69.4 in 27.5 CPU minutes. A run is
-deterministic for its seed, machine and XLA build, but XLA:CPU rounds differently for each
-instruction set and training from scratch amplifies it: over those nine runs the final HOTA
-spans 53.3-72.1 (mean 64.5). Two val sequences make a noisy score: on ten (val_seqs=10) the
-three second-machine models score 56.2 / 60.1 / 59.3. The small-map convolutions of
-sambamotr_jax/conv.py made the step ~2.4x faster, which is what pays for 8 epochs; the earlier
-4-epoch recipe scored 49.5-61.3 over four runs.
+64.0; on a third (Intel Xeon, AVX-512, a slower step) at 69.4 in 27.5 CPU minutes, and since
+the clip's frames are encoded as one batch (with fewer checkpoints) at 63.7 (epoch 4: 65.2) in
+**19.7 CPU minutes** (14.1 wall). A run is deterministic for its seed, machine and XLA build,
+but XLA:CPU rounds differently for each instruction set (and batching changes the rounding too),
+and training from scratch amplifies it: over those ten runs the final HOTA spans 53.3-72.1
+(mean 64.4). Two val sequences make a noisy score: on ten (val_seqs=10) the three
+second-machine models score 56.2 / 60.1 / 59.3. The small-map convolutions of
+sambamotr_jax/conv.py made the step ~2.4x faster and encoding a clip's frames as one batch ~1.6x
+more, which is what pays for 8 epochs; the earlier 4-epoch recipe scored 49.5-61.3 over four
+runs.
 """
 
 from configs import common
@@ -84,8 +87,11 @@ def get_config():
     c.eval.every_epochs = 4  # val HOTA after epochs 4 and 8 (each evaluation costs ~30 CPU s)
     c.train.no_grad_frames = (0,)
     c.train.track_capacity = 12
+    c.train.encode_clip_at_once = True  # 60x80 frames: ~1.6x faster steps, memory no concern
     c.train.log_every = 20
-    c.train.checkpoint_every = 200
+    # Checkpoints at each epoch end (496 steps, ~1.5 minutes) and every 1000 steps: a save of the
+    # 11M-parameter state costs ~3 CPU s here (27 saves at every 200 were ~6% of the run).
+    c.train.checkpoint_every = 1000
     c.loss.aux_weights = (1.0, 1.0)  # dec_layers - 1 auxiliary layers
     o = c.optim
     o.lr = 4e-4

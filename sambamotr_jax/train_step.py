@@ -12,9 +12,9 @@ Here the frames run under `jax.lax.scan` over a fixed-capacity track state (`Tra
 with a mask; nothing depends on the number of live tracks):
 
 * detection on frame t (`SambaMOTR.decode`, batched over B clips) on the frame's encoded
-  features: the backbone and encoder do not read the track queries, so `SambaMOTR.encode` runs
-  on all T x B frames of the segment as one batch before the scan (`encode_clip_at_once`; with
-  `remat` it runs inside the scan, frame by frame, to keep one frame's activations at a time);
+  features (`SambaMOTR.encode`, frame by frame as the official loop; with `encode_clip_at_once`,
+  on all T x B frames of the segment as one batch before the scan, since the backbone and encoder
+  do not read the track queries);
 * per clip (vmap): `criterion.criterion_frame` (matching by id + Hungarian via the scipy host
   callback by default), `criterion.select_active_tracks_train` (previous tracks, GT-matched
   detections, unmatched detections with score > UPDATE_THRESH; ids of tracks with IoU < 0.5
@@ -55,6 +55,7 @@ Config fields read by `clip_step_config` (defaults = the official DanceTrack yam
     [NO_GRAD_STEPS] (first i with epoch >= no_grad_steps[i] gives no_grad_frames[i]; empty
     tuples = all frames with gradient, as MeMOTR),
   config.train.remat False [USE_CHECKPOINT],
+  config.train.encode_clip_at_once False (no official counterpart: see `ClipStepConfig`),
   config.model.dtype 'float32' | 'bfloat16', config.model.{num_classes, num_det_queries,
     dec_layers, update_thresh},
   config.loss.match_cost_class 2.0, match_cost_bbox 5.0, match_cost_giou 2.0 [MATCH_COST_*],
@@ -99,8 +100,9 @@ class ClipStepConfig:
     # Backbone + encoder (they do not read the track queries) of all the clip's frames as one
     # batch before the frame scan, instead of frame by frame inside it: each weight is read and
     # its gradient accumulated once per clip, not once per frame. Same values up to float
-    # rounding; the peak memory of the batched forward is higher, so `remat` turns it off.
-    encode_clip_at_once: bool = True
+    # rounding; the backward pass then holds every frame's encoder temporaries at once (800x1440,
+    # 10 frames: 45.8 instead of 20.4 GiB), so it is for small frames, and `remat` turns it off.
+    encode_clip_at_once: bool = False
 
 
 def _aux_weights(weights, n_aux: int) -> tuple[float, ...]:
@@ -141,7 +143,7 @@ def clip_step_config(config, *, epoch: int) -> ClipStepConfig:
         no_grad_frames=no_grad,
         remat=t.remat,
         compute_dtype=m.dtype,
-        encode_clip_at_once=not t.remat,
+        encode_clip_at_once=t.encode_clip_at_once and not t.remat,
     )
 
 

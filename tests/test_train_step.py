@@ -32,7 +32,13 @@ def training_config(**train) -> ml_collections.ConfigDict:
     section and a steps_per_epoch for the schedule."""
     c = tiny.get_config()
     c.train = ml_collections.ConfigDict(
-        dict(track_capacity=K, no_grad_frames=(), no_grad_steps=(), remat=False)
+        dict(
+            track_capacity=K,
+            no_grad_frames=(),
+            no_grad_steps=(),
+            remat=False,
+            encode_clip_at_once=True,
+        )
     )
     c.train.update(train)
     c.optim.steps_per_epoch = 100
@@ -114,6 +120,10 @@ def test_clip_step_config_reads_the_official_fields():
     assert TS.clip_step_config(config, epoch=0).no_grad_frames == 2
     cfg = TS.clip_step_config(config, epoch=4)
     assert cfg.no_grad_frames == 5 and cfg.remat and cfg.track_capacity == K
+    assert not cfg.encode_clip_at_once  # remat keeps the encoder inside the per-frame checkpoint
+    assert TS.clip_step_config(training_config(), epoch=0).encode_clip_at_once
+    off = training_config(encode_clip_at_once=False)
+    assert not TS.clip_step_config(off, epoch=0).encode_clip_at_once
     assert cfg.criterion.aux_loss_weights == (1.0,)  # tiny: 2 decoder layers, 1 aux layer
     assert cfg.criterion.update_threshold == config.model.update_thresh
     config.loss.aux_weights = (1.0, 2.0)
@@ -150,7 +160,7 @@ def test_frozen_parameters_get_no_gradient(baseline):
 
 @pytest.fixture(scope="module")
 def no_grad_one(setup):
-    """The first frame without gradient (backbone + encoder batched over the clip, the default)."""
+    """The first frame without gradient (backbone + encoder batched over the clip)."""
     _, model, variables, batch = setup
     cfg = TS.clip_step_config(training_config(no_grad_frames=(1,), no_grad_steps=(0,)), epoch=0)
     assert cfg.no_grad_frames == 1 and cfg.encode_clip_at_once
