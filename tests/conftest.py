@@ -59,8 +59,21 @@ _CACHE_DIR_VAR = "SAMBAMOTR_TEST_COMPILATION_CACHE"
 _owned_cache_dir: str | None = None
 
 
+# XLA:CPU compiles the suite's programs with LLVM optimization off (`-O0` code generation; the
+# HLO passes, and so the arithmetic, are unchanged): almost all of the suite's time is compiling
+# programs that then run for a few steps on tiny inputs. The tiny config's train step: 36 -> 23 s
+# to compile, 0.71 -> 0.78 s to run, the same loss to the last printed digit.
+# SAMBAMOTR_TEST_FULL_XLA_OPT=1 keeps XLA's default (optimized) code generation.
+_TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     global _owned_cache_dir
+    if os.environ.get("SAMBAMOTR_TEST_FULL_XLA_OPT", "") not in ("1", "true"):
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_backend_optimization_level" not in flags:
+            # Read when the first jax backend starts, and inherited by the tests' subprocesses.
+            os.environ["XLA_FLAGS"] = f"{flags} {_TEST_XLA_FLAGS}".strip()
     if _CACHE_DIR_VAR not in os.environ:
         _owned_cache_dir = tempfile.mkdtemp(prefix="sambamotr_jax_cache_")
         os.environ[_CACHE_DIR_VAR] = _owned_cache_dir
@@ -108,28 +121,24 @@ _UNIT_PER_MODULE = (
     "test_bdd100k.py",
     "test_teta.py",
 )
-# Slowest first. Durations in seconds on the shared 2-core machine (load average ~6), each module
-# run alone (`pytest tests/X.py`, 2026-11-23, after the persistent compilation cache and the
-# numpy-noise setup of test_train_step); "*": from the earlier full run (load ~3x higher), scaled
-# by the ratio of its test_train_step time to the one here. In a full run the cache also shares
-# programs between modules: test_tracker_tiny's model init with test_train_step's, the resume
-# runs' init with the sharding test's single-device run.
+# Slowest first. Seconds in a full `-n 2` run on the 2-core Intel Xeon machine (2026-11-24,
+# compiled at LLVM -O0 as above); a unit's tests summed.
 _SLOW_FIRST = (
-    "test_train_sharding.py::test_eight_devices_equal_one_device",  # ~330 (4 compiles)
-    "test_train_step.py",  # ~270 (was ~575: eager jax.random noise in the setup)
-    "test_bdd100k_tracking.py::test_train_then_eval_multiclass_synthetic_as_bdd100k",  # <~250
-    "test_train_resume.py",  # ~230
-    "test_train_loop.py::test_synthetic_config_end_to_end",  # ~170
-    "test_train_step_parity.py[official_def_detr]",  # ~130*
-    "test_train_step_parity.py[official_memotr_dab_detr]",  # ~110*
-    "test_tracker_tiny.py",  # ~60 (was ~240: each capacity compiled twice; ~85 with capacity 64)
+    "test_train_step.py",  # ~280 (6 compiles of the tiny clip step, ~55 s each)
+    "test_train_sharding.py::test_eight_devices_equal_one_device",  # ~200
+    "test_train_resume.py",  # ~200
+    "test_bdd100k_tracking.py::test_train_then_eval_multiclass_synthetic_as_bdd100k",  # ~130
+    "test_train_step_parity.py[official_def_detr]",  # ~125 (optimized: runs a ResNet-50)
+    "test_train_loop.py::test_synthetic_config_end_to_end",  # ~115
+    "test_train_step_parity.py[official_memotr_dab_detr]",  # ~115
     "test_detector.py",  # ~55
-    "test_end_to_end.py::test_convert_and_track_cli_reproduce_official_tracker_txt",  # ~50*
-    "test_end_to_end.py::test_eval_on_synthetic_with_tiny_checkpoint",  # ~45*
-    "test_detector_parity.py::test_detector_matches_official[def_detr_fixture]",  # ~25*
-    "test_detector_parity.py::test_detector_matches_official[memotr_dab_fixture]",  # ~25*
-    "test_tracker_fixture.py[official_memotr_dab_detr]",  # ~15*
-    "test_tracker_fixture.py[official_def_detr]",  # ~15*
+    "test_tracker_tiny.py",  # ~50
+    "test_end_to_end.py::test_convert_and_track_cli_reproduce_official_tracker_txt",  # ~40
+    "test_tracker_fixture.py[official_def_detr]",  # ~35
+    "test_detector_parity.py::test_detector_matches_official[def_detr_fixture]",  # ~25
+    "test_tracker_fixture.py[official_memotr_dab_detr]",  # ~25
+    "test_end_to_end.py::test_eval_on_synthetic_with_tiny_checkpoint",  # ~20
+    "test_detector_parity.py::test_detector_matches_official[memotr_dab_fixture]",  # ~20
 )
 
 

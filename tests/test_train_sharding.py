@@ -59,7 +59,8 @@ def test_eight_devices_equal_one_device(tmp_path):
     # os.environ carries the session's persistent compilation cache (conftest.py).
     env = dict(
         os.environ,
-        XLA_FLAGS="--xla_force_host_platform_device_count=8",
+        # Keeps the suite's other XLA flags (conftest.py).
+        XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=8",
         JAX_PLATFORMS="cpu",
     )
     proc = subprocess.run(
