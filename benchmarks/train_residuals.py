@@ -68,7 +68,17 @@ def main() -> None:
 
     def frame_loss(params):
         params = TS._stop_frozen(params)
-        new, record = TS._frame(model, params, buffers, tracks, frame, jax.random.key(1), cfg, True)
+        new, record = TS._frame(
+            model,
+            params,
+            buffers,
+            tracks,
+            frame,
+            encoded=None,
+            key=jax.random.key(1),
+            cfg=cfg,
+            deterministic=True,
+        )
         # The next frame's loss reads this frame's query update (track queries, references and
         # updater state): their sum stands in for it, so the updater's residuals are counted.
         carried = (new.query_embed, new.ref_pts, *jax.tree.leaves(new.updater))
