@@ -23,11 +23,11 @@ the clip's frames are encoded as one batch (with fewer checkpoints) at 63.7 (epo
 **19.7 CPU minutes** (14.1 wall); seeds 1 and 2 there at 67.2 (17.3 CPU minutes) and 70.8 (19.2).
 A run is deterministic for its seed, machine and XLA build, but XLA:CPU rounds differently for
 each instruction set (and batching changes the rounding too), and training from scratch
-amplifies it: over those twelve runs the final HOTA spans 53.3-72.1 (mean 65.2). Two val sequences make a noisy score: on ten (val_seqs=10) the three
-second-machine models score 56.2 / 60.1 / 59.3. The small-map convolutions of
-sambamotr_jax/conv.py made the step ~2.4x faster and encoding a clip's frames as one batch ~1.6x
-more, which is what pays for 8 epochs; the earlier 4-epoch recipe scored 49.5-61.3 over four
-runs.
+amplifies it: over those twelve runs the final HOTA spans 53.3-72.1 (mean 65.2). Two val
+sequences make a noisy score: on ten (val_seqs=10) the three second-machine models score 56.2 /
+60.1 / 59.3. The small-map convolutions of sambamotr_jax/conv.py made the step ~2.4x faster and
+encoding a clip's frames as one batch ~1.6x more, which is what pays for 8 epochs; the earlier
+4-epoch recipe scored 49.5-61.3 over four runs.
 """
 
 from configs import common

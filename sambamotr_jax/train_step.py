@@ -229,12 +229,7 @@ def _frame(
     dtype = jnp.dtype(cfg.compute_dtype)
     det_variables = _detector_variables(params, buffers, dtype)
     if encoded is None:
-        encoded = model.apply(
-            det_variables,
-            _normalize_images(frame["images"], frame["pad_mask"]).astype(dtype),
-            frame["pad_mask"],
-            method="encode",
-        )
+        encoded = _encode(model, det_variables, frame["images"], frame["pad_mask"], dtype)
     out = model.apply(
         det_variables,
         encoded,
@@ -283,7 +278,7 @@ def _frame(
         # The placeholder track's fields are random normal (official torch.randn), its Samba
         # state zeros.
         keys = jax.random.split(clip_key, 8)
-        randn = lambda i, shape: jax.random.normal(keys[i], shape, jnp.float32)  # noqa: E731
+        randn = lambda i, shape: jax.random.normal(keys[i], shape, jnp.float32)
         new_query, new_ref, new_state = model.apply(variables, o, method="new_track_queries")
 
         def take(previous, new, unmatched=None, placeholder=None):
@@ -346,17 +341,23 @@ def _detector_variables(params, buffers, dtype) -> dict:
     return {"params": params, "buffers": buffers}
 
 
+def _encode(model, det_variables, images, pad_mask, dtype) -> EncodedFrames:
+    """`SambaMOTR.encode` of N raw frames: images (N, H, W, 3), pad_mask (N, H, W)."""
+    images = _normalize_images(images, pad_mask).astype(dtype)
+    return model.apply(det_variables, images, pad_mask, method="encode")
+
+
 def _encode_frames(model, params, buffers, frames, cfg) -> EncodedFrames:
     """`SambaMOTR.encode` of all T x B `frames` as one batch -> leaves (T, B, ...)."""
     dtype = jnp.dtype(cfg.compute_dtype)
     t, b = frames["images"].shape[:2]
-    images = _normalize_images(frames["images"], frames["pad_mask"]).astype(dtype)
-    pad_mask = frames["pad_mask"]
-    encoded = model.apply(
+    merge = lambda x: x.reshape(t * b, *x.shape[2:])
+    encoded = _encode(
+        model,
         _detector_variables(params, buffers, dtype),
-        images.reshape(t * b, *images.shape[2:]),
-        pad_mask.reshape(t * b, *pad_mask.shape[2:]),
-        method="encode",
+        merge(frames["images"]),
+        merge(frames["pad_mask"]),
+        dtype,
     )
     return jax.tree.map(lambda x: x.reshape(t, b, *x.shape[1:]), encoded)
 
