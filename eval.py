@@ -36,8 +36,9 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from sambamotr_jax import eval_lib, host_memory, metrics
-from sambamotr_jax.mot_files import InputError
+from sambamotr_jax.evaluation import split_eval, trackeval_scores
+from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.runtime import malloc_pad
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
 flags.DEFINE_string("checkpoint", None, "Checkpoint directory to evaluate (tracking mode).")
@@ -62,16 +63,16 @@ FLAGS = flags.FLAGS
 
 
 def build_track_fn(config, checkpoint_dir):
-    """The tracker of a checkpoint as `eval_lib.TrackFn` (imports the model only here)."""
-    from sambamotr_jax import track_lib
+    """The tracker of a checkpoint as `split_eval.TrackFn` (imports the model only here)."""
+    from sambamotr_jax.tracking import sequence_runner
 
-    return track_lib.make_track_fn(config, checkpoint_dir)
+    return sequence_runner.make_track_fn(config, checkpoint_dir)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    host_memory.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
+    malloc_pad.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
     try:
         if FLAGS.score:
             if not FLAGS.gt_root or not FLAGS.tracker_dir:
@@ -82,10 +83,10 @@ def main(argv):
                         "--format=bdd100k scores every <video>.json of --gt_root at every frame; "
                         "--seqmap and --interval are for MOT results"
                     )
-                scores = eval_lib.score_bdd100k_results(FLAGS.gt_root, FLAGS.tracker_dir)
-                print(metrics.format_bdd100k_table(scores.summary), end="")
+                scores = split_eval.score_bdd100k_results(FLAGS.gt_root, FLAGS.tracker_dir)
+                print(trackeval_scores.format_bdd100k_table(scores.summary), end="")
                 return
-            scores = eval_lib.score_results(
+            scores = split_eval.score_results(
                 FLAGS.gt_root, FLAGS.tracker_dir, seqmap=FLAGS.seqmap, interval=FLAGS.interval or 1
             )
         else:
@@ -95,8 +96,8 @@ def main(argv):
                 )
             result_format = FLAGS.format
             if result_format is None:
-                result_format = eval_lib.default_result_format(FLAGS.config)
-            scores = eval_lib.evaluate_checkpoint(
+                result_format = split_eval.default_result_format(FLAGS.config)
+            scores = split_eval.evaluate_checkpoint(
                 FLAGS.config,
                 FLAGS.checkpoint,
                 split=FLAGS.split,
@@ -109,12 +110,12 @@ def main(argv):
             )
             if result_format == "bdd100k":
                 if scores is not None:
-                    print(metrics.format_bdd100k_table(scores.summary), end="")
+                    print(trackeval_scores.format_bdd100k_table(scores.summary), end="")
                 return
     except InputError as err:
         sys.exit(f"eval.py: error: {err}")
     if scores is not None:
-        print(metrics.format_table(scores.summary), end="")
+        print(trackeval_scores.format_table(scores.summary), end="")
 
 
 if __name__ == "__main__":

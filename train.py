@@ -1,4 +1,4 @@
-r"""Train SambaMOTR / MeMOTR: flags -> `train_lib.train_and_evaluate(config, workdir)`.
+r"""Train SambaMOTR / MeMOTR: flags -> `train_loop.train_and_evaluate(config, workdir)`.
 
   python train.py --config=configs/synthetic.py --workdir=runs/synthetic
   python train.py --config=configs/dancetrack.py --workdir=runs/dancetrack \
@@ -53,21 +53,21 @@ def parse_flags(argv):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from sambamotr_jax import host_memory
+    from sambamotr_jax.runtime import malloc_pad
 
-    host_memory.keep_freed_memory()  # XLA:CPU steps reuse freed memory (see host_memory.py)
+    malloc_pad.keep_freed_memory()  # XLA:CPU steps reuse freed memory (see malloc_pad.py)
     import jax
 
     if FLAGS.multihost:
         jax.distributed.initialize()
-    from sambamotr_jax import train_lib
-    from sambamotr_jax.mot_files import InputError
+    from sambamotr_jax.formats.mot_text import InputError
+    from sambamotr_jax.training import train_loop
 
     logging.set_verbosity(logging.INFO)
     logging.get_absl_handler().addFilter(_QuietLibraries())
     try:
-        result = train_lib.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-    except (InputError, train_lib.NonFiniteLossError) as err:
+        result = train_loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    except (InputError, train_loop.NonFiniteLossError) as err:
         sys.exit(f"train.py: error: {err}")
     logging.info("Done: %s", result)
 

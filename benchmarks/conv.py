@@ -1,6 +1,6 @@
-"""XLA's convolution against `sambamotr_jax.conv.patches_conv` on small maps, and what it buys.
+"""XLA's convolution against `sambamotr_jax.nn.small_map_conv.patches_conv` on small maps, and what it buys.
 
-    python benchmarks/conv.py [--repeats 8]
+    python benchmarks/small_map_conv.py [--repeats 8]
 
 Part 1 times single convolutions (forward, and forward + gradients of input and kernel) of
 resnet18's layers on an 80x60 frame, both ways. Part 2 compiles the synthetic config's training
@@ -25,11 +25,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.train_step import load_config, synthetic_batch  # noqa: E402
-from sambamotr_jax import conv  # noqa: E402
-from sambamotr_jax import criterion as C  # noqa: E402
 from sambamotr_jax import model as model_lib  # noqa: E402
-from sambamotr_jax import optimizer as O  # noqa: E402
-from sambamotr_jax import train_step as TS  # noqa: E402
+from sambamotr_jax.nn import small_map_conv  # noqa: E402
+from sambamotr_jax.training import clip_step as TS  # noqa: E402
+from sambamotr_jax.training import criterion as C  # noqa: E402
+from sambamotr_jax.training import optimizer as O  # noqa: E402
 
 # (name, input (B, H, W, Cin), Cout, kernel, stride): resnet18 on an 80x60 frame, one frame.
 LAYERS = (
@@ -63,7 +63,7 @@ def single_convs() -> None:
             )
 
         def patches(x, w, s=s, pad=pad):
-            return conv.patches_conv(x, w, (s, s), pad)
+            return small_map_conv.patches_conv(x, w, (s, s), pad)
 
         row = {"conv": name, "input": list(shape), "cout": cout}
         for label, f in (("xla", xla), ("patches", patches)):
@@ -86,10 +86,10 @@ def train_steps(repeats: int) -> None:
         ),
     )
     batch = synthetic_batch(1, 3, 60, 80)
-    default = conv.PATCHES_MAX_PIXELS
+    default = small_map_conv.PATCHES_MAX_PIXELS
     runs = {}
     for label, limit in (("xla_conv", 0), ("patches", default)):
-        conv.PATCHES_MAX_PIXELS = limit  # read while tracing
+        small_map_conv.PATCHES_MAX_PIXELS = limit  # read while tracing
         model = model_lib.build_model(m)
         variables = jax.jit(
             lambda model=model: model_lib.init_variables(model, jax.random.key(0))
@@ -110,7 +110,7 @@ def train_steps(repeats: int) -> None:
             "times": [],
             "hlo_convs": hlo.count(" convolution("),
         }
-    conv.PATCHES_MAX_PIXELS = default
+    small_map_conv.PATCHES_MAX_PIXELS = default
     for _ in range(repeats):
         for run in runs.values():
             for _ in range(5):

@@ -30,8 +30,9 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sambamotr_jax import api, host_memory  # noqa: E402
+from sambamotr_jax import api
 from sambamotr_jax import model as model_lib
+from sambamotr_jax.runtime import malloc_pad  # noqa: E402
 
 
 def load_config(path: str):
@@ -117,10 +118,10 @@ def main():
         "--malloc-default",
         action="store_true",
         help="leave glibc malloc's settings alone (the entry scripts set a top pad: "
-        "sambamotr_jax/host_memory.py)",
+        "sambamotr_jax/runtime/malloc_pad.py)",
     )
     args = p.parse_args()
-    top_pad = not args.malloc_default and host_memory.keep_freed_memory()
+    top_pad = not args.malloc_default and malloc_pad.keep_freed_memory()
     sizes = args.size or [[256, 352], [800, 1440]]
     config = load_config(args.config)
     config.model.ms_deform_attn_impl = args.impl

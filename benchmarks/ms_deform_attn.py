@@ -38,11 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kernels import ms_deform_attn  # noqa: E402
-from kernels.ms_deform_attn import (  # noqa: E402
-    BlockSizes,
-    ms_deform_attn_pallas,
-    ms_deform_attn_xla_autodiff,
-)
+from kernels.ms_deform_attn import BlockSizes, ms_deform_attn_pallas, ms_deform_attn_xla_autodiff
 
 LEVELS = ((100, 180), (50, 90), (25, 45), (13, 23))
 HEADS, CHANNELS, POINTS = 8, 32, 4

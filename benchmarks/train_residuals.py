@@ -32,9 +32,9 @@ from benchmarks.train_step import (  # noqa: E402
     load_config,
     synthetic_batch,
 )
-from sambamotr_jax import criterion as C  # noqa: E402
 from sambamotr_jax import model as model_lib  # noqa: E402
-from sambamotr_jax import train_step as TS  # noqa: E402
+from sambamotr_jax.training import clip_step as TS  # noqa: E402
+from sambamotr_jax.training import criterion as C  # noqa: E402
 
 
 def main() -> None:

@@ -30,11 +30,11 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sambamotr_jax import criterion as C  # noqa: E402
-from sambamotr_jax import host_memory  # noqa: E402
 from sambamotr_jax import model as model_lib  # noqa: E402
-from sambamotr_jax import optimizer as O  # noqa: E402
-from sambamotr_jax import train_step as TS  # noqa: E402
+from sambamotr_jax.runtime import malloc_pad  # noqa: E402
+from sambamotr_jax.training import clip_step as TS  # noqa: E402
+from sambamotr_jax.training import criterion as C  # noqa: E402
+from sambamotr_jax.training import optimizer as O  # noqa: E402
 
 
 def load_config(path: str):
@@ -116,10 +116,10 @@ def main() -> None:
         "--malloc-default",
         action="store_true",
         help="leave glibc malloc's settings alone (the entry scripts set a top pad: "
-        "sambamotr_jax/host_memory.py)",
+        "sambamotr_jax/runtime/malloc_pad.py)",
     )
     args = p.parse_args()
-    top_pad = not args.malloc_default and host_memory.keep_freed_memory()
+    top_pad = not args.malloc_default and malloc_pad.keep_freed_memory()
 
     config = load_config(args.config)
     apply_recompute_flags(config, args)

@@ -124,7 +124,7 @@ def data_config() -> ml_collections.ConfigDict:
     )
     d.max_objects = 128  # ground-truth objects per frame (more are dropped and counted)
     d.image_dtype = "uint8"  # images sent to devices as uint8 (normalized there) or float32
-    # Synthetic dataset (data_pipeline.synthetic), generated into <root> when absent.
+    # Synthetic dataset (data_pipeline.synthetic_mot), generated into <root> when absent.
     d.synthetic = ml_collections.ConfigDict()
     d.synthetic.width = 128  # frame width in pixels
     d.synthetic.height = 96  # frame height in pixels

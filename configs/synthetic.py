@@ -2,7 +2,7 @@
 
     python train.py --config=configs/synthetic.py --workdir=runs/synthetic
 
-generates the dataset into <workdir>/data when it is not there (data_pipeline.synthetic:
+generates the dataset into <workdir>/data when it is not there (data_pipeline.synthetic_mot:
 look-alike boxes that move, cross and occlude each other; 80x60 frames, 8 train and 2 val
 sequences of 64 frames), trains a resnet18 / hidden 64 / 16 queries model on clips of 3 frames
 (8 epochs of ~500 steps, lr drop after epoch 6), and after epochs 4 and 8 tracks and scores the
@@ -25,7 +25,7 @@ A run is deterministic for its seed, machine and XLA build, but XLA:CPU rounds d
 each instruction set (and batching changes the rounding too), and training from scratch
 amplifies it: over those twelve runs the final HOTA spans 53.3-72.1 (mean 65.2). Two val
 sequences make a noisy score: on ten (val_seqs=10) the three second-machine models score 56.2 /
-60.1 / 59.3. The small-map convolutions of sambamotr_jax/conv.py made the step ~2.4x faster and
+60.1 / 59.3. The small-map convolutions of sambamotr_jax/nn/small_map_conv.py made the step ~2.4x faster and
 encoding a clip's frames as one batch ~1.6x more, which is what pays for 8 epochs; the earlier
 4-epoch recipe scored 49.5-61.3 over four runs.
 """

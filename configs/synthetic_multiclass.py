@@ -1,5 +1,5 @@
 """The tiny model (configs/tiny.py) with 4 classes, on the synthetic dataset generated with
-classes (data_pipeline.synthetic: class 1..4 in gt column 8, each class its own colour and
+classes (data_pipeline.synthetic_mot: class 1..4 in gt column 8, each class its own colour and
 aspect ratio). Tracked and scored as BDD100K (classes 1..4 are pedestrian, rider, car, truck):
 
     python train.py --config=configs/synthetic_multiclass.py --workdir=/tmp/mc \

@@ -5,12 +5,12 @@ Training:   build_train_iterator / build_train_loader (pipeline.py), configured 
 Records:    load_split (builders.py): tfds builders writing ArrayRecord, one record per frame.
 Inference:  list_sequences / read_sequence (mot_files.py) read frames, seqinfo and gt from the
             official layouts; transforms.inference_resize is the official test-time resize.
-Synthetic:  python -m data_pipeline.synthetic --out DIR (synthetic.py).
+Synthetic:  python -m data_pipeline.synthetic_mot --out DIR (synthetic.py).
 See docs/data.md.
 """
 
 from data_pipeline.builders import SplitRecords, load_split
-from data_pipeline.mot_files import (
+from data_pipeline.dataset_layouts import (
     DataFormatError,
     FrameAnnotations,
     SeqInfo,
@@ -18,7 +18,7 @@ from data_pipeline.mot_files import (
     list_sequences,
     read_sequence,
 )
-from data_pipeline.pipeline import build_train_iterator, build_train_loader, decode_image
+from data_pipeline.grain_loader import build_train_iterator, build_train_loader, decode_image
 from data_pipeline.sampling import SamplerConfig
 from data_pipeline.transforms import DEFAULT_BUCKETS, AugmentConfig, PadConfig, inference_resize
 

@@ -2,9 +2,9 @@
 
 No TensorFlow is needed: tfds 4.9.10 writes and reads ArrayRecord with its numpy code paths
 (``file_format="array_record"``, ``as_data_source``). Each builder reads the raw files from a
-manual dir (``root``, see mot_files.py for the layouts) and is prepared automatically on first use
+manual dir (``root``, see dataset_layouts.py for the layouts) and is prepared automatically on first use
 (tfds shows progress bars). Only splits with ground truth are built (train/val; MOT17 train);
-test splits are read frame by frame with `mot_files.read_sequence`.
+test splits are read frame by frame with `dataset_layouts.read_sequence`.
 
 One record per frame, flat features (no nested ragged features):
 
@@ -34,8 +34,8 @@ from collections.abc import Iterator
 import numpy as np
 import tensorflow_datasets as tfds
 
-from data_pipeline import mot_files
-from data_pipeline.mot_files import DataFormatError, FrameAnnotations
+from data_pipeline import dataset_layouts
+from data_pipeline.dataset_layouts import DataFormatError, FrameAnnotations
 
 VERSION = "1.0.0"
 
@@ -55,7 +55,7 @@ _FEATURES = {
 @dataclasses.dataclass
 class _RawSequence:
     name: str
-    info: mot_files.SeqInfo
+    info: dataset_layouts.SeqInfo
     frame_paths: dict[int, str]  # frame number -> image path
     gt: dict[int, FrameAnnotations]
 
@@ -68,7 +68,7 @@ class _MotBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """
 
     VERSION = tfds.core.Version(VERSION)
-    DATASET_KEY = ""  # key of mot_files.DATASET_DIRS
+    DATASET_KEY = ""  # key of dataset_layouts.DATASET_DIRS
     SPLITS: tuple[str, ...] = ("train", "val")
     MANUAL_DOWNLOAD_INSTRUCTIONS = "Pass the folder that holds the dataset folder as root."
 
@@ -96,7 +96,7 @@ class _MotBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _split_generators(self, dl_manager):
         root = os.fspath(dl_manager.manual_dir)
-        base = mot_files.dataset_dir(self.DATASET_KEY, root)
+        base = dataset_layouts.dataset_dir(self.DATASET_KEY, root)
         splits = self._present_splits(base)
         if not splits:
             raise DataFormatError(
@@ -110,7 +110,7 @@ class _MotBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         return out
 
     def _generate_examples(self, seqs: list[_RawSequence]) -> Iterator[tuple[str, dict]]:
-        empty = mot_files.empty_annotations()
+        empty = dataset_layouts.empty_annotations()
         for seq in seqs:
             for t in _stored_frames(seq):
                 path = seq.frame_paths[t]
@@ -178,21 +178,21 @@ class _SeqmapBuilder(_MotBuilder, skip_registration=True):
     CLASS_COLUMN = False
 
     def _read_split(self, root, split):
-        base = mot_files.dataset_dir(self.DATASET_KEY, root)
+        base = dataset_layouts.dataset_dir(self.DATASET_KEY, root)
         seqs = []
-        for name in mot_files.read_seqmap(os.path.join(base, f"{split}_seqmap.txt")):
+        for name in dataset_layouts.read_seqmap(os.path.join(base, f"{split}_seqmap.txt")):
             seq_dir = os.path.join(base, split, name)
             if not os.path.isdir(seq_dir):
                 raise DataFormatError(f"{seq_dir}: sequence listed in the seqmap not found")
-            gt = mot_files.parse_mot_gt(
+            gt = dataset_layouts.parse_mot_gt(
                 os.path.join(seq_dir, "gt", "gt.txt"),
                 check_digits=self.CHECK_DIGITS,
                 class_column=self.CLASS_COLUMN,
             )
             seq = _RawSequence(
                 name=name,
-                info=mot_files.read_seqinfo(os.path.join(seq_dir, "seqinfo.ini")),
-                frame_paths=mot_files.list_frames(os.path.join(seq_dir, "img1")),
+                info=dataset_layouts.read_seqinfo(os.path.join(seq_dir, "seqinfo.ini")),
+                frame_paths=dataset_layouts.list_frames(os.path.join(seq_dir, "img1")),
                 gt=gt,
             )
             _check_images(seq, os.path.join(seq_dir, "img1"))
@@ -213,7 +213,7 @@ class MotSportsmot(_SeqmapBuilder, skip_registration=True):
 
 
 class MotSynthetic(_SeqmapBuilder, skip_registration=True):
-    """The generated dataset of data_pipeline.synthetic; class from gt column 8."""
+    """The generated dataset of data_pipeline.synthetic_mot; class from gt column 8."""
 
     DATASET_KEY = "synthetic"
     CLASS_COLUMN = True
@@ -225,19 +225,19 @@ class MotBft(_MotBuilder, skip_registration=True):
     DATASET_KEY = "bft"
 
     def _read_split(self, root, split):
-        base = mot_files.dataset_dir(self.DATASET_KEY, root)
+        base = dataset_layouts.dataset_dir(self.DATASET_KEY, root)
         seqs = []
-        for name in mot_files.read_seqmap(os.path.join(base, f"{split}_seqmap.txt")):
+        for name in dataset_layouts.read_seqmap(os.path.join(base, f"{split}_seqmap.txt")):
             seq_dir = os.path.join(base, split, name)
-            frames = mot_files.list_frames(seq_dir)
+            frames = dataset_layouts.list_frames(seq_dir)
             if not frames:
                 raise DataFormatError(f"{seq_dir}: no .jpg/.png frames")
-            gt = mot_files.parse_mot_gt(
+            gt = dataset_layouts.parse_mot_gt(
                 os.path.join(base, "annotations_mot", split, f"{name}.txt"),
                 check_digits=(-1, -1, -1),
             )
-            h, w = mot_files.image_size(frames[min(frames)])
-            info = mot_files.SeqInfo(
+            h, w = dataset_layouts.image_size(frames[min(frames)])
+            info = dataset_layouts.SeqInfo(
                 name=name, frame_rate=0.0, width=w, height=h, length=len(frames)
             )
             seq = _RawSequence(name=name, info=info, frame_paths=frames, gt=gt)
@@ -257,8 +257,8 @@ class MotMot17(_MotBuilder, skip_registration=True):
     SPLITS = ("train",)
 
     def _read_split(self, root, split):
-        base = mot_files.dataset_dir(self.DATASET_KEY, root)
-        names = mot_files.read_seqmap(os.path.join(base, f"{split}_seqmap.txt"))
+        base = dataset_layouts.dataset_dir(self.DATASET_KEY, root)
+        names = dataset_layouts.read_seqmap(os.path.join(base, f"{split}_seqmap.txt"))
         if any(n.endswith(("-SDP", "-FRCNN", "-DPM")) for n in names):
             names = [n for n in names if "SDP" in n]
         id_state = [0, -1]  # running counter across sequences, as gen_mot17_gts.py
@@ -269,9 +269,9 @@ class MotMot17(_MotBuilder, skip_registration=True):
                 raise DataFormatError(f"{seq_dir}: sequence listed in the seqmap not found")
             seq = _RawSequence(
                 name=name,
-                info=mot_files.read_seqinfo(os.path.join(seq_dir, "seqinfo.ini")),
-                frame_paths=mot_files.list_frames(os.path.join(seq_dir, "img1")),
-                gt=mot_files.parse_mot17_gt(os.path.join(seq_dir, "gt", "gt.txt"), id_state),
+                info=dataset_layouts.read_seqinfo(os.path.join(seq_dir, "seqinfo.ini")),
+                frame_paths=dataset_layouts.list_frames(os.path.join(seq_dir, "img1")),
+                gt=dataset_layouts.parse_mot17_gt(os.path.join(seq_dir, "gt", "gt.txt"), id_state),
             )
             _check_images(seq, os.path.join(seq_dir, "img1"))
             seqs.append(seq)
@@ -289,14 +289,16 @@ class MotCrowdhuman(_MotBuilder, skip_registration=True):
         ]
 
     def _read_split(self, root, split):
-        base = mot_files.dataset_dir(self.DATASET_KEY, root)
+        base = dataset_layouts.dataset_dir(self.DATASET_KEY, root)
         seqs = []
-        for image_id, ann in mot_files.parse_crowdhuman_odgt(
+        for image_id, ann in dataset_layouts.parse_crowdhuman_odgt(
             os.path.join(base, f"annotation_{split}.odgt")
         ):
-            path = mot_files.crowdhuman_image_path(base, split, image_id)
-            h, w = mot_files.image_size(path)
-            info = mot_files.SeqInfo(name=image_id, frame_rate=0.0, width=w, height=h, length=1)
+            path = dataset_layouts.crowdhuman_image_path(base, split, image_id)
+            h, w = dataset_layouts.image_size(path)
+            info = dataset_layouts.SeqInfo(
+                name=image_id, frame_rate=0.0, width=w, height=h, length=1
+            )
             seqs.append(_RawSequence(name=image_id, info=info, frame_paths={1: path}, gt={1: ann}))
         return seqs
 
@@ -312,14 +314,14 @@ class MotBdd100k(_MotBuilder, skip_registration=True):
         ]
 
     def _read_split(self, root, split):
-        base = mot_files.dataset_dir(self.DATASET_KEY, root)
+        base = dataset_layouts.dataset_dir(self.DATASET_KEY, root)
         seqs = []
-        for name in mot_files.list_sequences("bdd100k", root, split):
+        for name in dataset_layouts.list_sequences("bdd100k", root, split):
             label_path = os.path.join(base, "labels", "box_track_20", split, f"{name}.json")
             image_dir = os.path.join(base, "images", "track", split, name)
-            frames = mot_files.list_frames(image_dir)
+            frames = dataset_layouts.list_frames(image_dir)
             gt = {}
-            for fname, ann in mot_files.parse_bdd100k_json(label_path).items():
+            for fname, ann in dataset_layouts.parse_bdd100k_json(label_path).items():
                 t = int(os.path.splitext(fname)[0].rsplit("-", 1)[-1])
                 if t not in frames:
                     raise DataFormatError(
@@ -329,8 +331,8 @@ class MotBdd100k(_MotBuilder, skip_registration=True):
                     gt[t] = ann
             if not frames:
                 raise DataFormatError(f"{image_dir}: no .jpg/.png frames")
-            h, w = mot_files.image_size(frames[min(frames)])
-            info = mot_files.SeqInfo(
+            h, w = dataset_layouts.image_size(frames[min(frames)])
+            info = dataset_layouts.SeqInfo(
                 name=name, frame_rate=0.0, width=w, height=h, length=len(frames)
             )
             seq = _RawSequence(name=name, info=info, frame_paths=frames, gt=gt)
@@ -433,7 +435,7 @@ def load_split(
       root: the folder holding the dataset folder (e.g. root/DanceTrack/train/...).
       prepared_dir: where the ArrayRecord files go; default root/tfds_prepared.
     """
-    key = mot_files.canonical_name(dataset_name)
+    key = dataset_layouts.canonical_name(dataset_name)
     data_dir = prepared_dir or default_prepared_dir(root)
     builder = BUILDERS[key](data_dir=data_dir, file_format="array_record")
     builder.download_and_prepare(
@@ -441,7 +443,7 @@ def load_split(
     )
     if split not in builder.info.splits:
         raise DataFormatError(
-            f"{mot_files.dataset_dir(key, root)}: split {split!r} was not built "
+            f"{dataset_layouts.dataset_dir(key, root)}: split {split!r} was not built "
             f"(built: {sorted(builder.info.splits)}); only splits with ground truth are"
         )
     source = builder.as_data_source(split=split)

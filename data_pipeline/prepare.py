@@ -9,7 +9,7 @@ import os
 
 import tensorflow_datasets as tfds
 
-from data_pipeline import mot_files
+from data_pipeline import dataset_layouts
 from data_pipeline.builders import BUILDERS, default_prepared_dir
 
 
@@ -22,7 +22,7 @@ def main(argv=None) -> None:
     p.add_argument("--root", required=True, help="folder holding the dataset folder")
     p.add_argument("--prepared-dir", default=None, help="default: ROOT/tfds_prepared")
     a = p.parse_args(argv)
-    key = mot_files.canonical_name(a.dataset)
+    key = dataset_layouts.canonical_name(a.dataset)
     data_dir = a.prepared_dir or default_prepared_dir(a.root)
     builder = BUILDERS[key](data_dir=data_dir, file_format="array_record")
     builder.download_and_prepare(

@@ -19,9 +19,11 @@ from collections.abc import Iterable, Iterator
 import jax
 import numpy as np
 
-from sambamotr_jax import checkpoints, mot_files, online_tracker, preprocess
 from sambamotr_jax import model as model_lib
-from sambamotr_jax.track_state import empty_track_state, grow_track_state
+from sambamotr_jax.formats import mot_text
+from sambamotr_jax.tracking import frame_preprocess, frame_step
+from sambamotr_jax.tracking.track_state import empty_track_state, grow_track_state
+from sambamotr_jax.weights import converted_checkpoint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +53,7 @@ class Tracker:
         self.model = model_lib.build_model(config.model)
         self.variables = variables
         t = config.tracker
-        self.params = online_tracker.TrackerParams(
+        self.params = frame_step.TrackerParams(
             det_score_thresh=float(t.det_score_thresh),
             track_score_thresh=float(t.track_score_thresh),
             result_score_thresh=float(t.result_score_thresh),
@@ -61,7 +63,7 @@ class Tracker:
         self.capacity = int(t.max_tracks)
         self.max_capacity = max(int(t.max_tracks_limit), self.capacity)
         # No donation: a frame that overflows is redone from its input state.
-        self._step = online_tracker.make_frame_step(
+        self._step = frame_step.make_frame_step(
             self.model, self.params, return_detections=return_detections, donate=False
         )
         self.last_detections = None  # detector outputs of the last collected frame (debugging)
@@ -70,7 +72,9 @@ class Tracker:
     def from_checkpoint(cls, config, checkpoint_dir: str | pathlib.Path) -> Tracker:
         model = model_lib.build_model(config.model)
         template = jax.eval_shape(lambda: model_lib.init_variables(model, jax.random.key(0)))
-        variables = checkpoints.load_variables(checkpoint_dir, config.model.to_dict(), template)
+        variables = converted_checkpoint.load_variables(
+            checkpoint_dir, config.model.to_dict(), template
+        )
         return cls(config, variables)
 
     def new_state(self):
@@ -93,7 +97,7 @@ class Tracker:
         state = self.new_state()
         pending = None  # (index, input state, frame inputs, results) of the frame in flight
         for i, frame in enumerate(frames):
-            image, mask = preprocess.preprocess_frame(frame, t.short_side, t.max_size)
+            image, mask = frame_preprocess.preprocess_frame(frame, t.short_side, t.max_size)
             inputs = (image[None], mask[None], np.array(frame.shape[:2], np.float32))
             if pending is not None:
                 state, collected = self._finish(*pending, state)
@@ -128,12 +132,14 @@ class Tracker:
     def track_paths(self, paths: list[pathlib.Path], *, interval: int = 1) -> Iterator[FrameTracks]:
         """Tracks frames read from files, every `interval`-th one, as the official SeqDataset."""
         selected = paths[: len(paths) // interval * interval : interval] if interval > 1 else paths
-        return self.track_frames((preprocess.load_rgb(p) for p in selected), interval=interval)
+        return self.track_frames(
+            (frame_preprocess.load_rgb(p) for p in selected), interval=interval
+        )
 
     def track_sequence(
         self, seq_dir: str | pathlib.Path, *, interval: int = 1
     ) -> Iterator[FrameTracks]:
-        return self.track_paths(mot_files.sequence_frames(seq_dir), interval=interval)
+        return self.track_paths(mot_text.sequence_frames(seq_dir), interval=interval)
 
     def _collect(self, index: int, r) -> FrameTracks:
         self.last_detections = r.get("detections")

@@ -18,7 +18,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from sambamotr_jax import convert_lib
+from sambamotr_jax.weights import conversion
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Model config file.", lock_config=True)
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Official PyTorch checkpoint (.pth).")
@@ -38,7 +38,7 @@ flags.mark_flags_as_required(["config", "checkpoint", "output"])
 
 def main(argv):
     del argv
-    ok = convert_lib.convert(
+    ok = conversion.convert(
         checkpoint=_CHECKPOINT.value,
         config=_CONFIG.value,
         output=_OUTPUT.value,

@@ -15,7 +15,9 @@ import tempfile
 from absl import app, flags
 from ml_collections import config_flags
 
-from sambamotr_jax import bdd100k_files, draw, host_memory, track_lib
+from sambamotr_jax.formats import bdd100k_json
+from sambamotr_jax.runtime import malloc_pad
+from sambamotr_jax.tracking import drawing, sequence_runner
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Optional config file.", lock_config=True)
 _INPUT = flags.DEFINE_string("input", None, "Video file, frames folder or sequence folder.")
@@ -29,20 +31,20 @@ def demo_class_names(num_classes: int) -> tuple[str, ...] | None:
     """Box tags: None (ids only) for one class, BDD100K's categories for 8, else `class k`."""
     if num_classes <= 1:
         return None
-    if num_classes == len(bdd100k_files.CATEGORIES):
-        return bdd100k_files.CATEGORIES
+    if num_classes == len(bdd100k_json.CATEGORIES):
+        return bdd100k_json.CATEGORIES
     return tuple(f"class {k}" for k in range(num_classes))
 
 
 def main(argv):
     del argv
-    host_memory.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
-    config = _CONFIG.value or track_lib.config_from_checkpoint(_CHECKPOINT.value)
-    track_fn = track_lib.make_track_fn(config, _CHECKPOINT.value)
+    malloc_pad.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
+    config = _CONFIG.value or sequence_runner.config_from_checkpoint(_CHECKPOINT.value)
+    track_fn = sequence_runner.make_track_fn(config, _CHECKPOINT.value)
     class_names = demo_class_names(config.model.num_classes)
     with tempfile.TemporaryDirectory() as work:
-        frames, fps = draw.input_frames(_INPUT.value, work)
-        n = draw.render_tracks(
+        frames, fps = drawing.input_frames(_INPUT.value, work)
+        n = drawing.render_tracks(
             frames,
             track_fn(frames, interval=_INTERVAL.value),
             _OUTPUT.value,

@@ -11,9 +11,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from sambamotr_jax.detector import Detector
-from sambamotr_jax.memotr_updater import MemotrQueryUpdater
-from sambamotr_jax.query_updater import QueryUpdater
+from sambamotr_jax.detector.deformable_detr import Detector
+from sambamotr_jax.updaters.memotr_updater import MemotrQueryUpdater
+from sambamotr_jax.updaters.samba_updater import QueryUpdater
 
 # Detector outputs whose leading axis is the decoder layer (batch second); the others are batch-major.
 LAYER_MAJOR_OUTPUTS = ("aux_pred_logits", "aux_pred_boxes", "aux_queries")

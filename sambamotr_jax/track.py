@@ -18,7 +18,8 @@ import time
 from absl import app, flags
 from ml_collections import config_flags
 
-from sambamotr_jax import host_memory, track_lib
+from sambamotr_jax.runtime import malloc_pad
+from sambamotr_jax.tracking import sequence_runner
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Converted checkpoint directory.")
@@ -30,9 +31,9 @@ flags.mark_flags_as_required(["config", "checkpoint", "input", "output"])
 
 def main(argv):
     del argv
-    host_memory.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
+    malloc_pad.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
     t0 = time.perf_counter()
-    n_frames, n_lines = track_lib.track_to_file(
+    n_frames, n_lines = sequence_runner.track_to_file(
         _CONFIG.value, _CHECKPOINT.value, _INPUT.value, _OUTPUT.value, interval=_INTERVAL.value
     )
     dt = time.perf_counter() - t0

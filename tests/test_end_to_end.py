@@ -11,8 +11,8 @@ import jax
 import numpy as np
 
 from configs import tiny
-from sambamotr_jax import checkpoints
 from sambamotr_jax import model as model_lib
+from sambamotr_jax.weights import converted_checkpoint
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -72,7 +72,7 @@ def test_eval_on_synthetic_with_tiny_checkpoint(tmp_path):
     run(
         [
             "-m",
-            "data_pipeline.synthetic",
+            "data_pipeline.synthetic_mot",
             f"--out={root}",
             "--width=96",
             "--height=64",
@@ -86,7 +86,7 @@ def test_eval_on_synthetic_with_tiny_checkpoint(tmp_path):
     model = model_lib.build_model(config.model)
     variables = jax.jit(lambda: model_lib.init_variables(model, jax.random.key(0)))()
     ckpt = tmp_path / "ckpt"
-    checkpoints.save_variables(ckpt, variables, config.model.to_dict())
+    converted_checkpoint.save_variables(ckpt, variables, config.model.to_dict())
     workdir = tmp_path / "eval"
     out = run(
         [

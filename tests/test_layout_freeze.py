@@ -72,12 +72,7 @@ def checkpoint_layout(tmp_path: pathlib.Path) -> dict:
 
 
 def _checkpoint_module():
-    for name in ("sambamotr_jax.weights.converted_checkpoint", "sambamotr_jax.checkpoints"):
-        try:
-            return importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
-    raise ModuleNotFoundError("no converted-checkpoint module")
+    return importlib.import_module("sambamotr_jax.weights.converted_checkpoint")
 
 
 def current_layout(tmp_path: pathlib.Path) -> dict:

@@ -1,6 +1,6 @@
 """Gradient precision study: our training-step gradients in float32 and float64 vs the official ones.
 
-Runs the official 3-frame training clip of a fixture (as tests/test_train_step_parity.py does)
+Runs the official 3-frame training clip of a fixture (as tests/training/test_train_step_parity.py does)
 through one jitted ``value_and_grad`` and caches every parameter's gradient norm (plus the stored
 full gradients) in ``--cache``; ``compare`` prints, for every parameter whose relative error
 exceeds a threshold, ours-f32 vs official, ours-f64 vs official and ours-f32 vs ours-f64.
@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the parity tests' fixture readers
 from official_fixture import OUTPUT_KEYS, training_batch  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
-K = 12  # track capacity, as tests/test_train_step_parity.py
+K = 12  # track capacity, as tests/training/test_train_step_parity.py
 M = 8  # object capacity
 
 
@@ -99,7 +99,7 @@ class _MixedPrecision:
     def _apply(self, dtype, variables, args, method, kwargs):
         import jax.numpy as jnp
 
-        from sambamotr_jax.train_step import _cast_floats
+        from sambamotr_jax.training.clip_step import _cast_floats
 
         dtype = jnp.dtype(dtype)
         out = self.model.apply(
@@ -111,7 +111,7 @@ class _MixedPrecision:
         import jax
         import jax.numpy as jnp
 
-        from sambamotr_jax.train_step import _cast_floats
+        from sambamotr_jax.training.clip_step import _cast_floats
 
         if method != "detect":
             out = self._apply(self.updater_dtype, variables, args, method, kwargs)
@@ -237,17 +237,18 @@ def _run(
     from flax import traverse_util
 
     from configs import dancetrack, memotr_dancetrack
-    from sambamotr_jax import convert_lib, torch_weights
-    from sambamotr_jax import criterion as C
     from sambamotr_jax import model as model_lib
-    from sambamotr_jax import optimizer as O
-    from sambamotr_jax import train_step as TS
+    from sambamotr_jax.training import clip_step as TS
+    from sambamotr_jax.training import criterion as C
+    from sambamotr_jax.training import optimizer as O
+    from sambamotr_jax.weights import conversion
+    from sambamotr_jax.weights import torch_state as torch_weights
 
     configs = {"official_def_detr": dancetrack, "official_memotr_dab_detr": memotr_dancetrack}
     meta = json.loads((root / "meta.json").read_text())
     config = configs[fixture].get_config()
     config.model.update_thresh = meta["training"]["UPDATE_THRESH"]
-    variables, report, _ = convert_lib.convert_state(
+    variables, report, _ = conversion.convert_state(
         _load_weights(root, parts, torch_weights), config
     )
     assert report.missing == [] and report.unexpected == []
@@ -330,9 +331,11 @@ def _record_kinks(model, variables, batch, dtype, config, path: pathlib.Path) ->
     import jax
     import jax.numpy as jnp
 
-    from sambamotr_jax import criterion as C
-    from sambamotr_jax import deformable_encoder  # the decoder FFNs use its `relu`
-    from sambamotr_jax import train_step as TS
+    from sambamotr_jax.detector.deformable_detr import (
+        deformable_encoder,  # the decoder FFNs use its `relu`
+    )
+    from sambamotr_jax.training import clip_step as TS
+    from sambamotr_jax.training import criterion as C
 
     recorded, state = {}, {"updater": False, "frame": 0, "call": 0}
     rows = model.detector.n_det_queries + K
@@ -433,7 +436,7 @@ def _patch_relus(relu_with_original) -> None:
     `deformable_encoder`) through ``relu_with_original(x, original)`` for this process."""
     import flax.linen as nn
 
-    from sambamotr_jax import deformable_encoder
+    from sambamotr_jax.detector.deformable_detr import deformable_encoder
 
     for module in (nn, deformable_encoder):
         module.relu = functools.partial(_patched_relu, relu_with_original, module.relu)
@@ -502,7 +505,7 @@ def _compare(
     extra: list[str] | None = None,
 ) -> None:
     sys.path.insert(0, str(ROOT))
-    from sambamotr_jax import torch_weights
+    from sambamotr_jax.weights import torch_state as torch_weights
 
     official = json.loads((SHARED / "fixtures" / fixture / "train_losses.json").read_text())
     runs = {d: np.load(cache / f"{fixture}_{d}.npz") for d in ("float32", "float64")}

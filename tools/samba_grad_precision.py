@@ -41,9 +41,9 @@ import jax.numpy as jnp  # noqa: E402
 from flax import traverse_util  # noqa: E402
 
 from configs import dancetrack  # noqa: E402
-from sambamotr_jax import convert_lib, torch_weights  # noqa: E402
-from sambamotr_jax import optimizer as O  # noqa: E402
-from sambamotr_jax.samba import Samba  # noqa: E402
+from sambamotr_jax.training import optimizer as O  # noqa: E402
+from sambamotr_jax.updaters.samba import Samba  # noqa: E402
+from sambamotr_jax.weights import conversion, torch_state  # noqa: E402
 
 PREFIX = "query_updater.sequence_model."
 D_MODEL = 256
@@ -80,8 +80,8 @@ def main() -> None:
 
     osamba = _official_samba(args.ref_dir)
     root = ROOT.parent / "shared" / "fixtures" / "official_def_detr"
-    state = torch_weights.load_torch_checkpoint(root / "weights.pth")
-    variables, _, _ = convert_lib.convert_state(state, dancetrack.get_config())
+    state = torch_state.load_torch_checkpoint(root / "weights.pth")
+    variables, _, _ = conversion.convert_state(state, dancetrack.get_config())
     ours_params = variables["params"]["query_updater"]["sequence_model"]
     official_state = {
         k[len(PREFIX) :]: torch.from_numpy(v) for k, v in state.items() if k.startswith(PREFIX)

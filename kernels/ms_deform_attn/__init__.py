@@ -1,6 +1,6 @@
 """Multi-scale deformable attention: reference, kernel and dispatch."""
 
-from kernels.ms_deform_attn.api import default_implementation, ms_deform_attn
+from kernels.ms_deform_attn.dispatch import default_implementation, ms_deform_attn
 from kernels.ms_deform_attn.pallas_triton import BlockSizes, ms_deform_attn_pallas
 from kernels.ms_deform_attn.reference import (
     level_start_index,

@@ -1,0 +1,83 @@
+"""Tracking a sequence into MOT lines (library behind `track.py`, `eval.py` and the demo)."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Iterator
+
+import tqdm
+
+from sambamotr_jax import api
+from sambamotr_jax.formats import mot_text
+from sambamotr_jax.weights import converted_checkpoint
+
+
+def mot_lines(frame: api.FrameTracks) -> list[str]:
+    """MOT lines of one frame exactly as the official Submitter writes them."""
+    lines = []
+    for track_id, (x1, y1, x2, y2) in zip(frame.ids.tolist(), frame.boxes_xyxy.tolist()):
+        x, y, w, h = mot_text.mot_box_from_xyxy(x1, y1, x2, y2)
+        lines.append(mot_text.format_mot_line(frame.index + 1, track_id, x, y, w, h))
+    return lines
+
+
+def track_to_file(config, checkpoint: str, seq_dir: str, output: str, *, interval: int = 1):
+    """Tracks `seq_dir` and writes `output` atomically; returns (frames tracked, lines written)."""
+    tracker = api.Tracker.from_checkpoint(config, checkpoint)
+    frames = mot_text.sequence_frames(seq_dir)
+    n_tracked = len(frames) // interval
+    lines: list[str] = []
+    bar = tqdm.tqdm(
+        tracker.track_paths(frames, interval=interval),
+        total=n_tracked,
+        desc=pathlib.Path(seq_dir).name,
+        unit="frame",
+    )
+    for frame in bar:
+        lines += mot_lines(frame)
+    mot_text.write_text_atomic(output, lines)
+    return n_tracked, len(lines)
+
+
+def make_track_fn(config, checkpoint_dir: str):
+    """The tracker as eval_lib expects it: `track_fn(frame_paths, *, interval)` yielding
+    (1-based frame number, [(id, x1, y1, w, h, score, label), ...]) in original pixels.
+
+    `label` (0-based class the track was born with, official `TrackInstances.labels`) comes
+    last, so readers of the first six fields (MOT results, drawing) see the rows they always saw.
+    """
+    tracker = api.Tracker.from_checkpoint(config, checkpoint_dir)
+
+    def track_fn(frames: list[pathlib.Path], *, interval: int = 1) -> Iterator:
+        for frame in tracker.track_paths(frames, interval=interval):
+            rows = []
+            for tid, score, label, (x1, y1, x2, y2) in zip(
+                frame.ids.tolist(),
+                frame.scores.tolist(),
+                frame.labels.tolist(),
+                frame.boxes_xyxy.tolist(),
+            ):
+                rows.append((tid, *mot_text.mot_box_from_xyxy(x1, y1, x2, y2), score, label))
+            yield frame.index + 1, rows
+
+    return track_fn
+
+
+def config_from_checkpoint(checkpoint_dir: str):
+    """The default config (configs/common.py) with `model` taken from the checkpoint's model.json."""
+    from configs import common
+
+    config = common.get_config()
+    saved = converted_checkpoint.load_model_config(checkpoint_dir)
+    config.model.update_from_flattened_dict(_flatten_dict(saved))
+    return config
+
+
+def _flatten_dict(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten_dict(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

@@ -1,0 +1,242 @@
+"""eval_lib and eval.py with a fake tracker: result files, resume, interval, scoring, CLI errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import ml_collections
+import numpy as np
+import pytest
+
+from sambamotr_jax.evaluation import split_eval
+from sambamotr_jax.formats import mot_text
+from sambamotr_jax.formats.mot_text import InputError
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def make_split(root, lengths, *, with_gt=True, ext=".jpg"):
+    """Sequence folders with empty frame files, seqinfo.ini and (optionally) gt: two people per
+    frame, walking right."""
+    for name, length in lengths.items():
+        seq = root / name
+        (seq / "img1").mkdir(parents=True)
+        for f in range(1, length + 1):
+            (seq / "img1" / f"{f:08d}{ext}").write_bytes(b"")
+        (seq / "seqinfo.ini").write_text(f"[Sequence]\nname={name}\nseqLength={length}\n")
+        if with_gt:
+            (seq / "gt").mkdir()
+            rows = [
+                f"{f},{obj},{x0 + 3 * f},40,50,100,1,1,1.0\n"
+                for f in range(1, length + 1)
+                for obj, x0 in ((1, 10), (2, 300))
+            ]
+            (seq / "gt" / "gt.txt").write_text("".join(rows))
+    return root
+
+
+class FakeTracker:
+    """A perfect tracker (reads the frames' gt) with the `TrackFn` interface; counts builds."""
+
+    def __init__(self, id_offset=0):
+        self.builds, self.calls, self.id_offset = 0, [], id_offset
+
+    def factory(self):
+        self.builds += 1
+        return self.track
+
+    def track(self, frames, *, interval):
+        seq_dir = frames[0].parent.parent
+        self.calls.append((seq_dir.name, interval))
+        gt = mot_text.read_mot_file(seq_dir / "gt" / "gt.txt")
+        for i in range(len(frames) // interval):
+            frame = i * interval + 1
+            rows = gt.values[gt.frames == frame]
+            yield (
+                frame,
+                [(int(r[1]) + self.id_offset, *np.float32(r[2:6]).tolist(), 0.9) for r in rows],
+            )
+
+
+def test_run_split_writes_results_scores_and_resumes(tmp_path):
+    split = make_split(tmp_path / "data" / "val", {"seq1": 4, "seq2": 3})
+    tracker = FakeTracker()
+    scores = split_eval.run_split(tracker.factory, split, tmp_path / "out", progress=False)
+    out = tmp_path / "out" / "val" / "tracker"
+    assert sorted(os.listdir(out)) == ["seq1.txt", "seq2.txt", "summary.json", "summary.txt"]
+    assert (out / "seq2.txt").read_text().splitlines()[:2] == [
+        "1,1,13.0,40.0,50.0,100.0,1,-1,-1,-1",
+        "1,2,303.0,40.0,50.0,100.0,1,-1,-1,-1",
+    ]
+    assert len((out / "seq1.txt").read_text().splitlines()) == 8
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary) == ["seq1", "seq2", "COMBINED"]
+    assert summary["COMBINED"] == {
+        "HOTA": 100.0, "DetA": 100.0, "AssA": 100.0, "LocA": 100.0,
+        "IDF1": 100.0, "MOTA": 100.0, "IDSW": 0,
+    }  # fmt: skip
+    assert scores.summary == summary
+    assert "COMBINED" in (out / "summary.txt").read_text()
+    assert tracker.builds == 1 and tracker.calls == [("seq1", 1), ("seq2", 1)]
+
+    # A rerun keeps finished sequences and does not even build the tracker.
+    (out / "seq2.txt").unlink()
+    rerun = FakeTracker(id_offset=10)
+    split_eval.run_split(rerun.factory, split, tmp_path / "out", progress=False)
+    assert rerun.calls == [("seq2", 1)]
+    assert (out / "seq2.txt").read_text().startswith("1,11,")
+    assert (out / "seq1.txt").read_text().startswith("1,1,")
+    idle = FakeTracker()
+    split_eval.run_split(idle.factory, split, tmp_path / "out", progress=False)
+    assert idle.builds == 0
+    # --overwrite tracks everything again.
+    split_eval.run_split(rerun.factory, split, tmp_path / "out", overwrite=True, progress=False)
+    assert rerun.calls == [("seq2", 1), ("seq1", 1), ("seq2", 1)]
+    assert (out / "seq1.txt").read_text().startswith("1,11,")
+
+
+def test_run_split_with_interval_and_seqmap(tmp_path):
+    split = make_split(tmp_path / "val", {"seq1": 7, "seq2": 4, "other": 2}, ext=".png")
+    seqmap = tmp_path / "val_seqmap.txt"
+    seqmap.write_text("name\nseq1\nseq2\n")
+    tracker = FakeTracker()
+    scores = split_eval.run_split(
+        tracker.factory, split, tmp_path / "out", seqmap=seqmap, interval=2, progress=False
+    )
+    out = tmp_path / "out" / "val" / "tracker"
+    # Frames 1, 3, 5 of 7 (int(7 / 2) = 3), as the official Submitter and SparseTrackEval.
+    frames = [int(line.split(",")[0]) for line in (out / "seq1.txt").read_text().splitlines()]
+    assert frames == [1, 1, 3, 3, 5, 5]
+    assert tracker.calls == [("seq1", 2), ("seq2", 2)]
+    assert list(scores.summary) == ["seq1", "seq2", "COMBINED"]
+    assert scores.summary["COMBINED"]["HOTA"] == 100.0
+
+
+def test_split_without_gt_writes_results_only(tmp_path):
+    split = make_split(tmp_path / "test", {"seq1": 2}, with_gt=False)
+    tracker = FakeTracker()
+    tracker.track = lambda frames, *, interval: iter(
+        [(1, [(5, 1.0, 2.0, 30.0, 40.0, 0.8)]), (2, [])]
+    )
+    assert split_eval.run_split(tracker.factory, split, tmp_path / "out", progress=False) is None
+    out = tmp_path / "out" / "test" / "tracker"
+    assert (out / "seq1.txt").read_text() == "1,5,1.0,2.0,30.0,40.0,1,-1,-1,-1\n"
+    assert not (out / "summary.json").exists()
+
+
+def test_bad_tracker_frames_write_nothing(tmp_path):
+    split = make_split(tmp_path / "val", {"seq1": 3})
+    tracker = FakeTracker()
+    tracker.track = lambda frames, *, interval: iter([(2, []), (2, [])])
+    with pytest.raises(ValueError, match="yielded frame 2 after frame 2"):
+        split_eval.run_split(tracker.factory, split, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "val" / "tracker" / "seq1.txt").exists()
+
+
+def test_empty_sequence_and_missing_seqmap(tmp_path):
+    split = make_split(tmp_path / "val", {"seq1": 2})
+    (split / "seq0" / "img1").mkdir(parents=True)
+    with pytest.raises(InputError, match=r"seq0/img1: empty sequence"):
+        split_eval.run_split(FakeTracker().factory, split, tmp_path / "out", progress=False)
+    with pytest.raises(InputError, match="missing_seqmap.txt: seqmap file not found"):
+        split_eval.run_split(
+            FakeTracker().factory, split, tmp_path / "out", seqmap=tmp_path / "missing_seqmap.txt"
+        )
+
+
+def _config(root):
+    config = ml_collections.ConfigDict()
+    config.data = ml_collections.ConfigDict({"root": str(root), "dataset": "DanceTrack"})
+    config.eval = ml_collections.ConfigDict({"interval": 1, "seqmap": ""})
+    return config
+
+
+def test_evaluate_checkpoint_resolves_official_layout(tmp_path):
+    make_split(tmp_path / "data" / "DanceTrack" / "val", {"seq1": 3, "seq2": 2})
+    (tmp_path / "data" / "DanceTrack" / "val_seqmap.txt").write_text("name\nseq2\n")
+    (tmp_path / "ckpt").mkdir()
+    config = _config(tmp_path / "data")
+    config.eval.interval = 2
+    tracker, built_with = FakeTracker(), []
+
+    def build_track_fn(cfg, checkpoint_dir):
+        built_with.append((cfg, checkpoint_dir))
+        return tracker.factory()
+
+    scores = split_eval.evaluate_checkpoint(
+        config, tmp_path / "ckpt", split="val", workdir=tmp_path / "out",
+        build_track_fn=build_track_fn, progress=False,
+    )  # fmt: skip
+    assert built_with == [(config, tmp_path / "ckpt")]
+    assert tracker.calls == [("seq2", 2)]
+    assert list(scores.summary) == ["seq2", "COMBINED"]
+
+    with pytest.raises(InputError, match="nockpt: checkpoint not found; pass --checkpoint=DIR"):
+        split_eval.evaluate_checkpoint(
+            config, tmp_path / "nockpt", split="val", workdir=tmp_path / "out",
+            build_track_fn=build_track_fn,
+        )  # fmt: skip
+    with pytest.raises(InputError, match="split folder not found: looked for .*/DanceTrack/test"):
+        split_eval.evaluate_checkpoint(
+            config, tmp_path / "ckpt", split="test", workdir=tmp_path / "out",
+            build_track_fn=build_track_fn,
+        )  # fmt: skip
+
+
+def _run_eval(*args):
+    return subprocess.run(
+        [sys.executable, str(REPO / "eval.py"), *args],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_cli_score_mode(tmp_path):
+    gt_root = make_split(tmp_path / "gt", {"seq1": 3, "seq2": 3})
+    results = tmp_path / "results"
+    results.mkdir()
+    for seq in ("seq1", "seq2"):
+        gt = mot_text.read_mot_file(gt_root / seq / "gt" / "gt.txt")
+        swap = seq == "seq2"  # seq2: the two tracks swap ids at frame 3 (two id switches).
+        lines = [
+            mot_text.format_mot_line(f, (3 - i) if swap and f == 3 else i, *r[2:6])
+            for f, i, r in zip(gt.frames, gt.ids, gt.values, strict=True)
+        ]
+        (results / f"{seq}.txt").write_text("".join(lines))
+    proc = _run_eval("--score", f"--gt_root={gt_root}", f"--tracker_dir={results}")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["seq1"]["HOTA"] == 100.0 and summary["seq2"]["IDSW"] == 2
+    assert summary["COMBINED"]["IDSW"] == 2 and summary["COMBINED"]["DetA"] == 100.0
+    assert proc.stdout.splitlines()[-1].split()[0] == "COMBINED"
+
+    (results / "seq2.txt").write_text("1,1,10,40,50,100,1,-1,-1,-1\n1,2,10,40,50\n")
+    proc = _run_eval("--score", f"--gt_root={gt_root}", f"--tracker_dir={results}")
+    assert proc.returncode == 1
+    assert f"{results / 'seq2.txt'}:2: 5 columns, at least 6 needed" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_track_mode_errors(tmp_path):
+    make_split(tmp_path / "data" / "DanceTrack" / "val", {"seq1": 2})
+    (tmp_path / "data" / "DanceTrack" / "val" / "seq0" / "img1").mkdir(parents=True)
+    config_file = tmp_path / "config.py"
+    config_file.write_text(
+        "import ml_collections\n\n\ndef get_config():\n"
+        "    config = ml_collections.ConfigDict()\n"
+        "    config.data = ml_collections.ConfigDict({'root': '/nonexistent', 'dataset': 'DanceTrack'})\n"
+        "    config.eval = ml_collections.ConfigDict({'interval': 1, 'seqmap': ''})\n"
+        "    return config\n"
+    )
+    (tmp_path / "ckpt").mkdir()
+    common = [f"--config={config_file}", f"--workdir={tmp_path / 'out'}"]
+    proc = _run_eval(*common, f"--checkpoint={tmp_path / 'missing'}")
+    assert proc.returncode == 1 and "missing: checkpoint not found" in proc.stderr
+    # --config.data.root overrides the config; the empty sequence is reported by name.
+    proc = _run_eval(
+        *common, f"--checkpoint={tmp_path / 'ckpt'}", f"--config.data.root={tmp_path / 'data'}"
+    )
+    assert proc.returncode == 1 and "seq0/img1: empty sequence" in proc.stderr, proc.stderr
