@@ -1,5 +1,8 @@
 """Data pipeline for SambaMOTR/MeMOTR training and evaluation (knows nothing of the model).
 
+Imports only `sambamotr_jax.formats` (and `sambamotr_jax.runtime.cli` in its command-line
+entry points); never the model, tracking, training, evaluation or configs.
+
 Training:   build_train_iterator / build_train_loader (pipeline.py), configured by
             SamplerConfig (sampling.py), AugmentConfig and PadConfig (transforms.py).
 Records:    load_split (builders.py): tfds builders writing ArrayRecord, one record per frame.

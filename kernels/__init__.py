@@ -1,4 +1,5 @@
-"""Custom kernels. No project imports: the model depends on this package, never the reverse."""
+"""Custom kernels. Imports nothing of the project: the model depends on this package, never the
+reverse."""
 
 from kernels.ms_deform_attn import ms_deform_attn
 

@@ -15,6 +15,7 @@ import tempfile
 from absl import app, flags
 from ml_collections import config_flags
 
+from configs import common
 from sambamotr_jax.formats import bdd100k_json
 from sambamotr_jax.runtime import malloc_pad
 from sambamotr_jax.tracking import drawing, sequence_runner
@@ -39,7 +40,9 @@ def demo_class_names(num_classes: int) -> tuple[str, ...] | None:
 def main(argv):
     del argv
     malloc_pad.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
-    config = _CONFIG.value or sequence_runner.config_from_checkpoint(_CHECKPOINT.value)
+    config = _CONFIG.value or sequence_runner.config_from_checkpoint(
+        common.get_config(), _CHECKPOINT.value
+    )
     track_fn = sequence_runner.make_track_fn(config, _CHECKPOINT.value)
     class_names = demo_class_names(config.model.num_classes)
     with tempfile.TemporaryDirectory() as work:

@@ -1,4 +1,5 @@
-"""Multi-scale deformable attention: reference, kernel and dispatch."""
+"""Multi-scale deformable attention: pure-JAX reference, the Pallas (Triton) kernel, and one
+dispatch point. Imports nothing of the project."""
 
 from kernels.ms_deform_attn.dispatch import default_implementation, ms_deform_attn
 from kernels.ms_deform_attn.pallas_triton import BlockSizes, ms_deform_attn_pallas

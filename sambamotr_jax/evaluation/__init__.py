@@ -1,0 +1,6 @@
+"""Evaluation: running a split through a tracking function and scoring result files (TrackEval
+HOTA/CLEAR/Identity, BDD100K TETA).
+
+Takes the tracker as a function; imports only `formats` and `runtime`, never the model,
+tracking or weights, so scoring works on any tracker's files.
+"""

@@ -6,13 +6,14 @@ import pathlib
 from collections.abc import Iterator
 
 import tqdm
+from flax import traverse_util
 
-from sambamotr_jax import api
 from sambamotr_jax.formats import mot_text
+from sambamotr_jax.tracking.tracker import FrameTracks, Tracker
 from sambamotr_jax.weights import converted_checkpoint
 
 
-def mot_lines(frame: api.FrameTracks) -> list[str]:
+def mot_lines(frame: FrameTracks) -> list[str]:
     """MOT lines of one frame exactly as the official Submitter writes them."""
     lines = []
     for track_id, (x1, y1, x2, y2) in zip(frame.ids.tolist(), frame.boxes_xyxy.tolist()):
@@ -23,7 +24,7 @@ def mot_lines(frame: api.FrameTracks) -> list[str]:
 
 def track_to_file(config, checkpoint: str, seq_dir: str, output: str, *, interval: int = 1):
     """Tracks `seq_dir` and writes `output` atomically; returns (frames tracked, lines written)."""
-    tracker = api.Tracker.from_checkpoint(config, checkpoint)
+    tracker = Tracker.from_checkpoint(config, checkpoint)
     frames = mot_text.sequence_frames(seq_dir)
     n_tracked = len(frames) // interval
     lines: list[str] = []
@@ -46,7 +47,7 @@ def make_track_fn(config, checkpoint_dir: str):
     `label` (0-based class the track was born with, official `TrackInstances.labels`) comes
     last, so readers of the first six fields (MOT results, drawing) see the rows they always saw.
     """
-    tracker = api.Tracker.from_checkpoint(config, checkpoint_dir)
+    tracker = Tracker.from_checkpoint(config, checkpoint_dir)
 
     def track_fn(frames: list[pathlib.Path], *, interval: int = 1) -> Iterator:
         for frame in tracker.track_paths(frames, interval=interval):
@@ -63,21 +64,10 @@ def make_track_fn(config, checkpoint_dir: str):
     return track_fn
 
 
-def config_from_checkpoint(checkpoint_dir: str):
-    """The default config (configs/common.py) with `model` taken from the checkpoint's model.json."""
-    from configs import common
-
-    config = common.get_config()
+def config_from_checkpoint(base_config, checkpoint_dir: str):
+    """`base_config` (a full experiment config) with `model` taken from the checkpoint's
+    model.json, for running a checkpoint without its experiment file."""
+    config = base_config.copy_and_resolve_references()
     saved = converted_checkpoint.load_model_config(checkpoint_dir)
-    config.model.update_from_flattened_dict(_flatten_dict(saved))
+    config.model.update_from_flattened_dict(traverse_util.flatten_dict(saved, sep="."))
     return config
-
-
-def _flatten_dict(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten_dict(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out

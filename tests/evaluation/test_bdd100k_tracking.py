@@ -320,7 +320,7 @@ def test_periodic_evaluation_of_a_bdd100k_config_tracks_and_scores_as_bdd100k(
     config = memotr_bdd100k.get_config()
     split = train_loop.eval_split(config, str(root))
     assert split == split_eval.EvalSplit(frames_dir.parent, None, gt_dir, "bdd100k")
-    monkeypatch.setattr(train_loop.track_lib, "make_track_fn", fake_make_track_fn)
+    monkeypatch.setattr(train_loop.sequence_runner, "make_track_fn", fake_make_track_fn)
     state = types.SimpleNamespace(params={"w": jnp.ones(2)}, buffers={})
     scores = train_loop.evaluate(config, state, 3, tmp_path / "run", split)
     assert set(scores) == set(trackeval_scores.BDD100K_SUMMARY_KEYS)
