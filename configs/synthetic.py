@@ -12,22 +12,10 @@ The evaluated parameters are kept as converted checkpoints; score one again with
     python eval.py --config=configs/synthetic.py --config.data.root=runs/synthetic/data \
         --checkpoint=runs/synthetic/exports/step_3968 --workdir=runs/synthetic/eval_again
 
-Measured (2026-11-23, 2-core machines; docs/benchmarks.md): on the first (AMD EPYC), idle, the
-first command ran 3968 steps in **14.6 CPU minutes** (data generation, compilation and both
-evaluations included), val HOTA 61.8 after epoch 4 and **72.1** after epoch 8 (DetA 67.7, AssA
-77.3, IDF1 90.1, MOTA 78.9); `--config.seed=1, 2, 3, 4` ended at 63.5 / 71.6 / 60.5 / 64.9 (13-15
-CPU minutes each). On a second, busier one (AMD EPYC, AVX-512) the same command ended at 53.3 in
-21.6 CPU minutes, seed 1 at 61.6, seed 42 with AVX2 code (`XLA_FLAGS=--xla_cpu_max_isa=AVX2`) at
-64.0; on a third (Intel Xeon, AVX-512, a slower step) at 69.4 in 27.5 CPU minutes, and since
-the clip's frames are encoded as one batch (with fewer checkpoints) at 63.7 (epoch 4: 65.2) in
-**19.7 CPU minutes** (14.1 wall); seeds 1 and 2 there at 67.2 (17.3 CPU minutes) and 70.8 (19.2).
-A run is deterministic for its seed, machine and XLA build, but XLA:CPU rounds differently for
-each instruction set (and batching changes the rounding too), and training from scratch
-amplifies it: over those twelve runs the final HOTA spans 53.3-72.1 (mean 65.2). Two val
-sequences make a noisy score: on ten (val_seqs=10) the three second-machine models score 56.2 /
-60.1 / 59.3. The small-map convolutions of sambamotr_jax/nn/small_map_conv.py made the step ~2.4x faster and
-encoding a clip's frames as one batch ~1.6x more, which is what pays for 8 epochs; the earlier
-4-epoch recipe scored 49.5-61.3 over four runs.
+Expected: 17-20 CPU minutes (12-14 wall, data generation, compilation and both evaluations
+included) and a final val HOTA of 64-71 on a 2-core Intel Xeon (AVX-512), seeds 42, 1 and 2
+(`--config.seed=N`). XLA:CPU rounds differently on other CPUs and training from scratch amplifies
+it: other 2-core machines have ended anywhere from HOTA 53 to 72 (docs/benchmarks.md).
 """
 
 from configs import common
@@ -90,7 +78,7 @@ def get_config():
     c.train.encode_clip_at_once = True  # 60x80 frames: ~1.6x faster steps, memory no concern
     c.train.log_every = 20
     # Checkpoints at each epoch end (496 steps, ~1.5 minutes) and every 1000 steps: a save of the
-    # 11M-parameter state costs ~3 CPU s here (27 saves at every 200 were ~6% of the run).
+    # 11M-parameter state costs ~3 CPU s (a save every 200 steps would be ~6% of the run).
     c.train.checkpoint_every = 1000
     c.loss.aux_weights = (1.0, 1.0)  # dec_layers - 1 auxiliary layers
     o = c.optim

@@ -19,7 +19,7 @@ def get_config():
     c = tiny.get_config()
     c.model.num_classes = 4
     # Periodic evaluation (off, as in tiny.py) would track and score as BDD100K like eval.py
-    # (eval_lib.default_result_format: multi-class): --config.eval.every_steps=N turns it on.
+    # (split_eval.default_result_format: multi-class): --config.eval.every_steps=N turns it on.
     c.eval.every_epochs = 0
     c.eval.every_steps = 0
     return c
