@@ -33,8 +33,8 @@ import data_pipeline
 from data_pipeline import dataset_layouts as data_files
 from sambamotr_jax import model as model_lib
 from sambamotr_jax.evaluation import split_eval as eval_lib
-from sambamotr_jax.formats import mot_text
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.atomic_write import write_text_atomic
+from sambamotr_jax.formats.errors import InputError
 from sambamotr_jax.runtime import mesh as mesh_lib
 from sambamotr_jax.tracking import sequence_runner
 from sambamotr_jax.training import clip_step as step_lib
@@ -100,7 +100,7 @@ def check_workdir(config, workdir: pathlib.Path) -> None:
                 + "\nUse a new --workdir for this config, or the config of that run to resume it."
             )
     if jax.process_index() == 0:
-        mot_text.write_text_atomic(path, [json.dumps(current, indent=1, sort_keys=True) + "\n"])
+        write_text_atomic(path, [json.dumps(current, indent=1, sort_keys=True) + "\n"])
 
 
 def data_root(config, workdir: pathlib.Path) -> str:

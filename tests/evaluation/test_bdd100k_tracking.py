@@ -21,7 +21,7 @@ from configs import bdd100k, memotr_bdd100k, synthetic_multiclass
 from sambamotr_jax import demo
 from sambamotr_jax.evaluation import split_eval, trackeval_scores
 from sambamotr_jax.formats import bdd100k_json
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.errors import InputError
 from sambamotr_jax.nn.boxes import inverse_sigmoid
 from sambamotr_jax.tracking import drawing, frame_step
 from sambamotr_jax.tracking.track_state import empty_track_state
@@ -320,7 +320,7 @@ def test_periodic_evaluation_of_a_bdd100k_config_tracks_and_scores_as_bdd100k(
     config = memotr_bdd100k.get_config()
     split = train_loop.eval_split(config, str(root))
     assert split == split_eval.EvalSplit(frames_dir.parent, None, gt_dir, "bdd100k")
-    monkeypatch.setattr(train_loop.track_lib, "make_track_fn", fake_make_track_fn)
+    monkeypatch.setattr(train_loop.sequence_runner, "make_track_fn", fake_make_track_fn)
     state = types.SimpleNamespace(params={"w": jnp.ones(2)}, buffers={})
     scores = train_loop.evaluate(config, state, 3, tmp_path / "run", split)
     assert set(scores) == set(trackeval_scores.BDD100K_SUMMARY_KEYS)
