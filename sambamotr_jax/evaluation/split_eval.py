@@ -289,10 +289,21 @@ def run_split(
     bdd100k = result_format == BDD100K_FORMAT
     suffix = ".json" if bdd100k else ".txt"
 
+    # Every input is read before the tracker is built: a malformed file fails in seconds.
+    frames_of = {seq_dir: sequence_folder.sequence_frames(seq_dir) for seq_dir in seq_dirs}
+    for seq_dir in seq_dirs:
+        gt_file = (
+            seq_dir / "gt" / "gt.txt"
+            if gt_dir is None
+            else pathlib.Path(gt_dir) / f"{seq_dir.name}.txt"
+        )
+        if gt_file.is_file():
+            mot_text.read_mot_file(gt_file)
+
     track_fn = None
     total_frames, total_seconds = 0, 0.0
     for seq_dir in seq_dirs:
-        frames = sequence_folder.sequence_frames(seq_dir)
+        frames = frames_of[seq_dir]
         out_file = out_dir / f"{seq_dir.name}{suffix}"
         if out_file.exists() and not overwrite:
             logging.info("%s: %s exists, skipped (pass overwrite to redo)", seq_dir.name, out_file)

@@ -24,8 +24,8 @@ def mot_lines(frame: api.FrameTracks) -> list[str]:
 
 def track_to_file(config, checkpoint: str, seq_dir: str, output: str, *, interval: int = 1):
     """Tracks `seq_dir` and writes `output` atomically; returns (frames tracked, lines written)."""
+    frames = sequence_folder.sequence_frames(seq_dir)  # input checked before the model loads
     tracker = api.Tracker.from_checkpoint(config, checkpoint)
-    frames = sequence_folder.sequence_frames(seq_dir)
     n_tracked = len(frames) // interval
     lines: list[str] = []
     bar = tqdm.tqdm(

@@ -401,10 +401,10 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
     replicated = mesh_lib.replicated(mesh)
     local_batch = config.train.batch_per_device * mesh_lib.local_data_devices(mesh)
     global_batch = config.train.batch_per_device * mesh.devices.size
-    log(f"Mesh {dict(mesh.shape)}: {global_batch} clips per step ({local_batch} on this host)")
 
-    # Input.
+    # Input (read and checked before anything is compiled).
     batches = build_input(config, root, local_batch)
+    log(f"Mesh {dict(mesh.shape)}: {global_batch} clips per step ({local_batch} on this host)")
     plan = batches.plan
     epoch_offsets = [int(x) for x in plan.epoch_offsets]
     total_steps = epoch_offsets[-1]
