@@ -206,7 +206,7 @@ def test_bft_periodic_evaluation_finds_the_annotations_mot_ground_truth(tmp_path
 
         return track_fn
 
-    monkeypatch.setattr(train_loop.track_lib, "make_track_fn", fake_make_track_fn)
+    monkeypatch.setattr(train_loop.sequence_runner, "make_track_fn", fake_make_track_fn)
     state = types.SimpleNamespace(params={"w": jnp.ones(2)}, buffers={})
     scores = train_loop.evaluate(config, state, 5, tmp_path / "run", split)
     assert scores["HOTA"] == pytest.approx(100.0) and scores["IDSW"] == 0
