@@ -27,18 +27,17 @@ e.g. labels/box_track_20/val; TETA, HOTA, MOTA, IDF1 into summary.json / summary
   python eval.py --score --format=bdd100k --gt_root=DIR --tracker_dir=DIR
 
 --interval=K tracks and scores frames 1, 1+K, 1+2K, ... (the official EVAL_INTERVAL).
+A missing or malformed input stops with one line `eval.py: error: ...` (exit status 2; --debug
+adds the traceback).
 """
 
 from __future__ import annotations
-
-import sys
 
 from absl import app, flags
 from ml_collections import config_flags
 
 from sambamotr_jax.evaluation import split_eval, trackeval_scores
-from sambamotr_jax.formats.mot_text import InputError
-from sambamotr_jax.runtime import malloc_pad
+from sambamotr_jax.runtime import cli, malloc_pad
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
 flags.DEFINE_string("checkpoint", None, "Checkpoint directory to evaluate (tracking mode).")
@@ -73,50 +72,45 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     malloc_pad.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
-    try:
-        if FLAGS.score:
-            if not FLAGS.gt_root or not FLAGS.tracker_dir:
-                raise app.UsageError("--score needs --gt_root and --tracker_dir")
-            if FLAGS.format == "bdd100k":
-                if FLAGS.seqmap or FLAGS.interval not in (None, 1):
-                    raise app.UsageError(
-                        "--format=bdd100k scores every <video>.json of --gt_root at every frame; "
-                        "--seqmap and --interval are for MOT results"
-                    )
-                scores = split_eval.score_bdd100k_results(FLAGS.gt_root, FLAGS.tracker_dir)
-                print(trackeval_scores.format_bdd100k_table(scores.summary), end="")
-                return
-            scores = split_eval.score_results(
-                FLAGS.gt_root, FLAGS.tracker_dir, seqmap=FLAGS.seqmap, interval=FLAGS.interval or 1
-            )
-        else:
-            if FLAGS.config is None or not FLAGS.checkpoint or not FLAGS.workdir:
+    if FLAGS.score:
+        if not FLAGS.gt_root or not FLAGS.tracker_dir:
+            raise app.UsageError("--score needs --gt_root and --tracker_dir")
+        if FLAGS.format == "bdd100k":
+            if FLAGS.seqmap or FLAGS.interval not in (None, 1):
                 raise app.UsageError(
-                    "tracking needs --config, --checkpoint and --workdir (or --score)"
+                    "--format=bdd100k scores every <video>.json of --gt_root at every frame; "
+                    "--seqmap and --interval are for MOT results"
                 )
-            result_format = FLAGS.format
-            if result_format is None:
-                result_format = split_eval.default_result_format(FLAGS.config)
-            scores = split_eval.evaluate_checkpoint(
-                FLAGS.config,
-                FLAGS.checkpoint,
-                split=FLAGS.split,
-                workdir=FLAGS.workdir,
-                build_track_fn=build_track_fn,
-                interval=FLAGS.interval,
-                overwrite=FLAGS.overwrite,
-                progress=FLAGS.progress,
-                result_format=result_format,
-            )
-            if result_format == "bdd100k":
-                if scores is not None:
-                    print(trackeval_scores.format_bdd100k_table(scores.summary), end="")
-                return
-    except InputError as err:
-        sys.exit(f"eval.py: error: {err}")
+            scores = split_eval.score_bdd100k_results(FLAGS.gt_root, FLAGS.tracker_dir)
+            print(trackeval_scores.format_bdd100k_table(scores.summary), end="")
+            return
+        scores = split_eval.score_results(
+            FLAGS.gt_root, FLAGS.tracker_dir, seqmap=FLAGS.seqmap, interval=FLAGS.interval or 1
+        )
+    else:
+        if FLAGS.config is None or not FLAGS.checkpoint or not FLAGS.workdir:
+            raise app.UsageError("tracking needs --config, --checkpoint and --workdir (or --score)")
+        result_format = FLAGS.format
+        if result_format is None:
+            result_format = split_eval.default_result_format(FLAGS.config)
+        scores = split_eval.evaluate_checkpoint(
+            FLAGS.config,
+            FLAGS.checkpoint,
+            split=FLAGS.split,
+            workdir=FLAGS.workdir,
+            build_track_fn=build_track_fn,
+            interval=FLAGS.interval,
+            overwrite=FLAGS.overwrite,
+            progress=FLAGS.progress,
+            result_format=result_format,
+        )
+        if result_format == "bdd100k":
+            if scores is not None:
+                print(trackeval_scores.format_bdd100k_table(scores.summary), end="")
+            return
     if scores is not None:
         print(trackeval_scores.format_table(scores.summary), end="")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(lambda argv: app.run(main, argv=argv), prog="eval.py")

@@ -8,15 +8,19 @@ Any config field can be set with --config.<field>=VALUE (a typo is an error). Ru
 command again resumes from the last checkpoint in --workdir; --config.train.max_steps=N stops
 after N steps in all. Ctrl-C saves a checkpoint and stops. Multi-host: --multihost calls
 jax.distributed.initialize() (cluster settings from the environment) before anything else.
+A bad input (a malformed data file, a workdir of another config) or a non-finite loss stops the
+run with one line `train.py: error: ...` (--debug adds the traceback); --verbosity=1 shows the
+libraries' INFO logs.
 """
 
 from __future__ import annotations
 
-import logging as py_logging
 import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
+
+from sambamotr_jax.runtime import cli
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Run directory: checkpoints, logs, evaluations.")
@@ -24,14 +28,6 @@ flags.DEFINE_bool("multihost", False, "Call jax.distributed.initialize() (one pr
 flags.mark_flags_as_required(["config", "workdir"])
 
 FLAGS = flags.FLAGS
-
-
-class _QuietLibraries(py_logging.Filter):
-    """Drops the INFO lines of Orbax and tfds (several per checkpoint); warnings pass."""
-
-    def filter(self, record):
-        noisy = any(part in record.pathname for part in ("/orbax/", "/tensorflow_datasets/"))
-        return record.levelno >= py_logging.WARNING or not noisy
 
 
 def parse_flags(argv):
@@ -60,17 +56,16 @@ def main(argv):
 
     if FLAGS.multihost:
         jax.distributed.initialize()
-    from sambamotr_jax.formats.mot_text import InputError
     from sambamotr_jax.training import train_loop
 
-    logging.set_verbosity(logging.INFO)
-    logging.get_absl_handler().addFilter(_QuietLibraries())
+    if not cli.asks_for_verbosity(sys.argv):
+        logging.set_verbosity(logging.INFO)  # the run's own progress lines
     try:
         result = train_loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-    except (InputError, train_loop.NonFiniteLossError) as err:
-        sys.exit(f"train.py: error: {err}")
+    except train_loop.NonFiniteLossError as err:
+        raise cli.Failure(str(err)) from err
     logging.info("Done: %s", result)
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    cli.run(lambda argv: app.run(main, argv=argv, flags_parser=parse_flags), prog="train.py")

@@ -35,7 +35,10 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from data_pipeline import dataset_layouts
-from data_pipeline.dataset_layouts import DataFormatError, FrameAnnotations
+from data_pipeline.dataset_layouts import FrameAnnotations
+from sambamotr_jax.formats import sequence_folder as seq_files
+from sambamotr_jax.formats.errors import InputError
+from sambamotr_jax.formats.sequence_folder import SeqInfo
 
 VERSION = "1.0.0"
 
@@ -55,7 +58,7 @@ _FEATURES = {
 @dataclasses.dataclass
 class _RawSequence:
     name: str
-    info: dataset_layouts.SeqInfo
+    info: SeqInfo  # im_width / im_height always set
     frame_paths: dict[int, str]  # frame number -> image path
     gt: dict[int, FrameAnnotations]
 
@@ -99,7 +102,7 @@ class _MotBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         base = dataset_layouts.dataset_dir(self.DATASET_KEY, root)
         splits = self._present_splits(base)
         if not splits:
-            raise DataFormatError(
+            raise InputError(
                 f"{base}: no split folder among {self.SPLITS} (is root={root!r} right?)"
             )
         out = {}
@@ -123,8 +126,8 @@ class _MotBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                         "sequence": seq.name,
                         "frame": t,
                         "image": data,
-                        "height": seq.info.height,
-                        "width": seq.info.width,
+                        "height": seq.info.im_height,
+                        "width": seq.info.im_width,
                         "boxes": ann.boxes,
                         "ids": ann.ids,
                         "labels": ann.labels,
@@ -143,7 +146,7 @@ def _stored_frames(seq: _RawSequence) -> list[int]:
 def _check_images(seq: _RawSequence, where: str) -> None:
     for t in _stored_frames(seq):
         if t not in seq.frame_paths:
-            raise DataFormatError(
+            raise InputError(
                 f"{where}: image of frame {t} of sequence {seq.name} not found "
                 f"(frames on disk: {min(seq.frame_paths, default=None)}.."
                 f"{max(seq.frame_paths, default=None)})"
@@ -162,9 +165,9 @@ def _index_metadata(seqs: list[_RawSequence]) -> list[dict]:
                 "first_frame": frames[0],
                 "num_frames": len(frames),
                 "num_objects": [int(len(seq.gt[t].ids)) if t in seq.gt else 0 for t in frames],
-                "frame_rate": seq.info.frame_rate,
-                "width": seq.info.width,
-                "height": seq.info.height,
+                "frame_rate": seq.info.frame_rate or 0.0,  # 0: unknown
+                "width": seq.info.im_width,
+                "height": seq.info.im_height,
             }
         )
         start += len(frames)
@@ -180,22 +183,25 @@ class _SeqmapBuilder(_MotBuilder, skip_registration=True):
     def _read_split(self, root, split):
         base = dataset_layouts.dataset_dir(self.DATASET_KEY, root)
         seqs = []
-        for name in dataset_layouts.read_seqmap(os.path.join(base, f"{split}_seqmap.txt")):
+        for name in seq_files.read_seqmap(os.path.join(base, f"{split}_seqmap.txt")):
             seq_dir = os.path.join(base, split, name)
             if not os.path.isdir(seq_dir):
-                raise DataFormatError(f"{seq_dir}: sequence listed in the seqmap not found")
+                raise InputError(f"{seq_dir}: sequence listed in the seqmap not found")
             gt = dataset_layouts.parse_mot_gt(
                 os.path.join(seq_dir, "gt", "gt.txt"),
                 check_digits=self.CHECK_DIGITS,
                 class_column=self.CLASS_COLUMN,
             )
+            info = seq_files.read_seqinfo(seq_dir)
+            image_dir = os.path.join(seq_dir, info.im_dir)
+            frames = dataset_layouts.frame_files(image_dir)
             seq = _RawSequence(
                 name=name,
-                info=dataset_layouts.read_seqinfo(os.path.join(seq_dir, "seqinfo.ini")),
-                frame_paths=dataset_layouts.list_frames(os.path.join(seq_dir, "img1")),
+                info=dataset_layouts.info_from_frames(name, frames, info),
+                frame_paths=frames,
                 gt=gt,
             )
-            _check_images(seq, os.path.join(seq_dir, "img1"))
+            _check_images(seq, image_dir)
             seqs.append(seq)
         return seqs
 
@@ -227,19 +233,14 @@ class MotBft(_MotBuilder, skip_registration=True):
     def _read_split(self, root, split):
         base = dataset_layouts.dataset_dir(self.DATASET_KEY, root)
         seqs = []
-        for name in dataset_layouts.read_seqmap(os.path.join(base, f"{split}_seqmap.txt")):
+        for name in seq_files.read_seqmap(os.path.join(base, f"{split}_seqmap.txt")):
             seq_dir = os.path.join(base, split, name)
-            frames = dataset_layouts.list_frames(seq_dir)
-            if not frames:
-                raise DataFormatError(f"{seq_dir}: no .jpg/.png frames")
+            frames = dataset_layouts.frame_files(seq_dir)
             gt = dataset_layouts.parse_mot_gt(
                 os.path.join(base, "annotations_mot", split, f"{name}.txt"),
                 check_digits=(-1, -1, -1),
             )
-            h, w = dataset_layouts.image_size(frames[min(frames)])
-            info = dataset_layouts.SeqInfo(
-                name=name, frame_rate=0.0, width=w, height=h, length=len(frames)
-            )
+            info = dataset_layouts.info_from_frames(name, frames)
             seq = _RawSequence(name=name, info=info, frame_paths=frames, gt=gt)
             _check_images(seq, seq_dir)
             seqs.append(seq)
@@ -258,7 +259,7 @@ class MotMot17(_MotBuilder, skip_registration=True):
 
     def _read_split(self, root, split):
         base = dataset_layouts.dataset_dir(self.DATASET_KEY, root)
-        names = dataset_layouts.read_seqmap(os.path.join(base, f"{split}_seqmap.txt"))
+        names = seq_files.read_seqmap(os.path.join(base, f"{split}_seqmap.txt"))
         if any(n.endswith(("-SDP", "-FRCNN", "-DPM")) for n in names):
             names = [n for n in names if "SDP" in n]
         id_state = [0, -1]  # running counter across sequences, as gen_mot17_gts.py
@@ -266,14 +267,17 @@ class MotMot17(_MotBuilder, skip_registration=True):
         for name in names:
             seq_dir = os.path.join(base, split, name)
             if not os.path.isdir(seq_dir):
-                raise DataFormatError(f"{seq_dir}: sequence listed in the seqmap not found")
+                raise InputError(f"{seq_dir}: sequence listed in the seqmap not found")
+            info = seq_files.read_seqinfo(seq_dir)
+            image_dir = os.path.join(seq_dir, info.im_dir)
+            frames = dataset_layouts.frame_files(image_dir)
             seq = _RawSequence(
                 name=name,
-                info=dataset_layouts.read_seqinfo(os.path.join(seq_dir, "seqinfo.ini")),
-                frame_paths=dataset_layouts.list_frames(os.path.join(seq_dir, "img1")),
+                info=dataset_layouts.info_from_frames(name, frames, info),
+                frame_paths=frames,
                 gt=dataset_layouts.parse_mot17_gt(os.path.join(seq_dir, "gt", "gt.txt"), id_state),
             )
-            _check_images(seq, os.path.join(seq_dir, "img1"))
+            _check_images(seq, image_dir)
             seqs.append(seq)
         return seqs
 
@@ -295,10 +299,7 @@ class MotCrowdhuman(_MotBuilder, skip_registration=True):
             os.path.join(base, f"annotation_{split}.odgt")
         ):
             path = dataset_layouts.crowdhuman_image_path(base, split, image_id)
-            h, w = dataset_layouts.image_size(path)
-            info = dataset_layouts.SeqInfo(
-                name=image_id, frame_rate=0.0, width=w, height=h, length=1
-            )
+            info = dataset_layouts.info_from_frames(image_id, {1: path})
             seqs.append(_RawSequence(name=image_id, info=info, frame_paths={1: path}, gt={1: ann}))
         return seqs
 
@@ -319,22 +320,17 @@ class MotBdd100k(_MotBuilder, skip_registration=True):
         for name in dataset_layouts.list_sequences("bdd100k", root, split):
             label_path = os.path.join(base, "labels", "box_track_20", split, f"{name}.json")
             image_dir = os.path.join(base, "images", "track", split, name)
-            frames = dataset_layouts.list_frames(image_dir)
+            frames = dataset_layouts.frame_files(image_dir)
             gt = {}
             for fname, ann in dataset_layouts.parse_bdd100k_json(label_path).items():
-                t = int(os.path.splitext(fname)[0].rsplit("-", 1)[-1])
+                t = seq_files.frame_number(fname)
                 if t not in frames:
-                    raise DataFormatError(
+                    raise InputError(
                         f"{label_path}: image {os.path.join(image_dir, fname)} not found"
                     )
                 if len(ann.ids):
                     gt[t] = ann
-            if not frames:
-                raise DataFormatError(f"{image_dir}: no .jpg/.png frames")
-            h, w = dataset_layouts.image_size(frames[min(frames)])
-            info = dataset_layouts.SeqInfo(
-                name=name, frame_rate=0.0, width=w, height=h, length=len(frames)
-            )
+            info = dataset_layouts.info_from_frames(name, frames)
             seq = _RawSequence(name=name, info=info, frame_paths=frames, gt=gt)
             _check_images(seq, image_dir)
             seqs.append(seq)
@@ -442,7 +438,7 @@ def load_split(
         download_config=tfds.download.DownloadConfig(manual_dir=os.path.abspath(root))
     )
     if split not in builder.info.splits:
-        raise DataFormatError(
+        raise InputError(
             f"{dataset_layouts.dataset_dir(key, root)}: split {split!r} was not built "
             f"(built: {sorted(builder.info.splits)}); only splits with ground truth are"
         )

@@ -1,8 +1,11 @@
 """Reading the official dataset layouts from disk: seqmaps, seqinfo.ini, gt files, frames.
 
-Everything that touches the raw files lives here, so both the record builders (`builders.py`)
-and the inference/eval sequence reader use the same parsing and the same error messages. Every
-malformed input raises `DataFormatError` naming the file (and the line, for text files).
+Where each dataset keeps its files, and the official training semantics of its ground truth;
+the files themselves are read by the one reader of each format in `sambamotr_jax.formats`
+(seqmaps, seqinfo.ini and frames: `sequence_folder`; gt lines: `mot_text`; BDD100K json:
+`bdd100k_json`; CrowdHuman: `crowdhuman_odgt`; images: `frame_images`). The record builders
+(`builders.py`) and the inference/eval sequence reader both use this module. Every malformed
+input raises `sambamotr_jax.formats.errors.InputError` naming the file (and the line).
 
 Layouts (``root`` is the folder that holds the dataset folders):
 
@@ -30,45 +33,15 @@ gt boxes are kept as the files give them: (x, y, w, h) of the top-left corner in
 
 from __future__ import annotations
 
-import configparser
 import dataclasses
-import json
-import math
 import os
 
 import numpy as np
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-
-# BDD100K: the 8 evaluated classes; the official converter drops every other category
-# ('other person', 'other vehicle', 'trailer') and crowd boxes (gen_bdd100k_gts.py with
-# filter_crowd=True, filter_ignore=True), then the loader subtracts 1 from its 1-based ids.
-BDD100K_CLASSES = (
-    "pedestrian",
-    "rider",
-    "car",
-    "truck",
-    "bus",
-    "train",
-    "motorcycle",
-    "bicycle",
-)
-
-
-class DataFormatError(ValueError):
-    """A dataset file is missing or malformed; the message names the file (and line)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class SeqInfo:
-    """The [Sequence] section of a MOT seqinfo.ini."""
-
-    name: str
-    frame_rate: float
-    width: int
-    height: int
-    length: int
-    im_ext: str = ".jpg"
+from sambamotr_jax.formats import bdd100k_json, crowdhuman_odgt, frame_images, mot_text
+from sambamotr_jax.formats import sequence_folder as seq_files
+from sambamotr_jax.formats.errors import InputError
+from sambamotr_jax.formats.sequence_folder import SeqInfo
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,105 +93,42 @@ class Sequence:
 
 
 # ---------------------------------------------------------------------------------------------
-# Small files.
+# Frames and seqinfo.
 
 
-def read_seqmap(path: str) -> list[str]:
-    """Sequence names of a TrackEval seqmap (first line is the header 'name')."""
-    if not os.path.isfile(path):
-        raise DataFormatError(f"{path}: seqmap file not found")
-    names = []
-    with open(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            name = line.strip()
-            if not name:
-                continue
-            if lineno == 1 and name == "name":
-                continue
-            if "," in name or " " in name:
-                raise DataFormatError(f"{path}:{lineno}: malformed seqmap line {line.rstrip()!r}")
-            names.append(name)
-    if not names:
-        raise DataFormatError(f"{path}: seqmap lists no sequence")
-    return names
+def frame_files(image_dir: str) -> dict[int, str]:
+    """Frame number -> image path of a folder's frames (`sequence_folder.numbered_frames`)."""
+    return {t: str(p) for t, p in seq_files.numbered_frames(image_dir).items()}
 
 
-def read_seqinfo(path: str) -> SeqInfo:
-    """Parses seqinfo.ini ([Sequence] name, frameRate, seqLength, imWidth, imHeight, imExt)."""
-    if not os.path.isfile(path):
-        raise DataFormatError(f"{path}: seqinfo.ini not found")
-    parser = configparser.ConfigParser()
-    try:
-        parser.read(path)
-        sec = parser["Sequence"]
+def info_from_frames(name: str, frames: dict[int, str], info: SeqInfo | None = None) -> SeqInfo:
+    """`info` (from seqinfo.ini) with the size it does not give taken from the first frame; a
+    new SeqInfo (length = number of frames, frame rate unknown) when there is no seqinfo.ini."""
+    first = frames[min(frames)]
+    if info is None:
+        h, w = frame_images.image_size(first)
         return SeqInfo(
-            name=sec.get("name", os.path.basename(os.path.dirname(path))),
-            frame_rate=float(sec["frameRate"]),
-            width=int(sec["imWidth"]),
-            height=int(sec["imHeight"]),
-            length=int(sec["seqLength"]),
-            im_ext=sec.get("imExt", ".jpg"),
+            name=name,
+            seq_length=len(frames),
+            im_dir="",
+            im_width=w,
+            im_height=h,
+            im_ext=os.path.splitext(first)[1],
         )
-    except (KeyError, ValueError, configparser.Error) as e:
-        raise DataFormatError(f"{path}: malformed seqinfo.ini ({e!r})") from e
-
-
-def write_seqinfo(path: str, info: SeqInfo, im_dir: str = "img1") -> None:
-    with open(path, "w") as f:
-        f.write(
-            "[Sequence]\n"
-            f"name={info.name}\nimDir={im_dir}\nframeRate={info.frame_rate:g}\n"
-            f"seqLength={info.length}\nimWidth={info.width}\nimHeight={info.height}\n"
-            f"imExt={info.im_ext}\n"
-        )
-
-
-def list_frames(image_dir: str) -> dict[int, str]:
-    """Frame number (the file stem as an integer) -> image path, for .jpg/.png files."""
-    if not os.path.isdir(image_dir):
-        raise DataFormatError(f"{image_dir}: image folder not found")
-    frames = {}
-    for fname in os.listdir(image_dir):
-        stem, ext = os.path.splitext(fname)
-        if ext.lower() not in IMAGE_EXTENSIONS:
-            continue
-        digits = stem.rsplit("-", 1)[-1]  # BDD100K: <video>-<frame:07d>.jpg
-        if not digits.isdigit():
-            raise DataFormatError(f"{os.path.join(image_dir, fname)}: frame name is not a number")
-        frames[int(digits)] = os.path.join(image_dir, fname)
-    return frames
-
-
-def image_size(path: str) -> tuple[int, int]:
-    """(height, width) from the image header, without decoding the pixels."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-    except (OSError, ValueError) as e:
-        raise DataFormatError(f"{path}: unreadable image ({e})") from e
-    return h, w
+    if info.im_width is None or info.im_height is None:
+        h, w = frame_images.image_size(first)
+        info = dataclasses.replace(info, im_width=w, im_height=h)
+    return info
 
 
 # ---------------------------------------------------------------------------------------------
-# gt files.
-
-
-def _mot_fields(path: str, lineno: int, line: str) -> list[str]:
-    fields = [s.strip() for s in line.strip().split(",")]
-    if len(fields) < 9:
-        raise DataFormatError(
-            f"{path}:{lineno}: malformed gt line {line.rstrip()!r} (expected at least 9 "
-            "comma-separated fields: frame,id,x,y,w,h,mark,class,visibility)"
-        )
-    return fields
+# gt files, as the official loaders read them (built on the one MOT line parser).
 
 
 def parse_mot_gt(
     path: str, *, check_digits: tuple[int, int, int] | None, class_column: bool = False
 ) -> dict[int, FrameAnnotations]:
-    """Parses a DanceTrack/SportsMOT/BFT/synthetic gt.txt.
+    """Parses a DanceTrack/SportsMOT/BFT/synthetic gt.txt (`frame,id,x,y,w,h,a,b,c`).
 
     Args:
       check_digits: the required values of columns 7-9 (DanceTrack/SportsMOT: (1, 1, 1), BFT:
@@ -227,40 +137,23 @@ def parse_mot_gt(
         column 7 == 1: the multi-class synthetic variant. Otherwise every label is 0.
 
     Returns frame number -> annotations, objects in file order.
+
+    Raises:
+      InputError: a missing file or a malformed line (names file:line).
     """
-    if not os.path.isfile(path):
-        raise DataFormatError(f"{path}: gt file not found")
     per_frame: dict[int, list] = {}
-    with open(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            fields = _mot_fields(path, lineno, line)
-            try:
-                t, i = int(fields[0]), int(fields[1])
-                x, y, w, h = (float(v) for v in fields[2:6])
-                a, b = int(float(fields[6])), int(float(fields[7]))
-                c = float(fields[8])
-            except ValueError as e:
-                raise DataFormatError(
-                    f"{path}:{lineno}: malformed gt line {line.rstrip()!r} ({e})"
-                ) from e
-            if not all(math.isfinite(v) for v in (x, y, w, h)):
-                raise DataFormatError(f"{path}:{lineno}: non-finite box in {line.rstrip()!r}")
-            if class_column:
-                if a != 1 or b < 1:
-                    raise DataFormatError(
-                        f"{path}:{lineno}: expected mark 1 and a class >= 1 in {line.rstrip()!r}"
-                    )
-                label = b - 1
-            else:
-                if check_digits is not None and (a, b, int(c)) != check_digits:
-                    raise DataFormatError(
-                        f"{path}:{lineno}: check digits {(a, b, int(c))} != {check_digits} "
-                        f"in {line.rstrip()!r}"
-                    )
-                label = 0
-            per_frame.setdefault(t, []).append((i, x, y, w, h, label, 1.0))
+    for line in mot_text.read_mot_lines(path, min_columns=9, columns=mot_text.GT_COLUMNS):
+        t, i, x, y, w, h, a, b, c = line.values[:9]
+        a, b = int(a), int(b)
+        if class_column:
+            if a != 1 or b < 1:
+                raise line.error(f"expected mark 1 and a class >= 1, got {a},{b}")
+            label = b - 1
+        else:
+            if check_digits is not None and (a, b, int(c)) != check_digits:
+                raise line.error(f"check digits {(a, b, int(c))} != {check_digits}")
+            label = 0
+        per_frame.setdefault(int(t), []).append((int(i), x, y, w, h, label, 1.0))
     return {t: _stack(rows) for t, rows in sorted(per_frame.items())}
 
 
@@ -272,101 +165,43 @@ def parse_mot17_gt(path: str, id_state: list[int]) -> dict[int, FrameAnnotations
     the id differs from the previous kept line's id (shared across sequences through id_state =
     [counter, last_id]). Visibility (column 9) is kept but, as in the official loader, not used
     to filter.
+
+    Raises:
+      InputError: a missing file or a malformed line (names file:line).
     """
-    if not os.path.isfile(path):
-        raise DataFormatError(f"{path}: gt file not found")
     per_frame: dict[int, list] = {}
-    with open(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            fields = _mot_fields(path, lineno, line)
-            try:
-                fid, tid, x, y, w, h, mark, label, vis = (float(v) for v in fields[:9])
-            except ValueError as e:
-                raise DataFormatError(
-                    f"{path}:{lineno}: malformed gt line {line.rstrip()!r} ({e})"
-                ) from e
-            if mark == 0 or label != 1:
-                continue
-            if int(tid) != id_state[1]:
-                id_state[0] += 1
-                id_state[1] = int(tid)
-            per_frame.setdefault(int(fid), []).append(
-                (id_state[0], int(x), int(y), int(w), int(h), 0, vis)
-            )
+    for line in mot_text.read_mot_lines(path, min_columns=9, columns=mot_text.GT_COLUMNS):
+        fid, tid, x, y, w, h, mark, label, vis = line.values[:9]
+        if mark == 0 or label != 1:
+            continue
+        if int(tid) != id_state[1]:
+            id_state[0] += 1
+            id_state[1] = int(tid)
+        per_frame.setdefault(int(fid), []).append(
+            (id_state[0], int(x), int(y), int(w), int(h), 0, vis)
+        )
     return {t: _stack(rows) for t, rows in sorted(per_frame.items())}
 
 
 def parse_crowdhuman_odgt(path: str) -> list[tuple[str, FrameAnnotations]]:
-    """CrowdHuman .odgt -> [(image ID, annotations)], full-body boxes ('fbox').
-
-    As gen_crowdhuman_gts.py: boxes with extra.ignore == 1 are dropped, coordinates truncated to
-    integers, ids from one running counter over the whole file starting at 0.
-    """
-    if not os.path.isfile(path):
-        raise DataFormatError(f"{path}: annotation file not found")
-    out = []
-    tid = 0
-    with open(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                image_id = str(rec["ID"])
-                rows = []
-                for box in rec["gtboxes"]:
-                    if box.get("extra", {}).get("ignore", 0) == 1:
-                        continue
-                    x, y, w, h = (int(v) for v in box["fbox"])
-                    rows.append((tid, x, y, w, h, 0, 1.0))
-                    tid += 1
-            except (ValueError, KeyError, TypeError) as e:
-                raise DataFormatError(f"{path}:{lineno}: malformed odgt record ({e!r})") from e
-            out.append((image_id, _stack(rows)))
-    return out
+    """CrowdHuman .odgt -> [(image ID, annotations)], full-body boxes as gen_crowdhuman_gts.py
+    (`crowdhuman_odgt.read_crowdhuman_odgt`)."""
+    return [
+        (image_id, _stack([(i, x, y, w, h, 0, 1.0) for i, x, y, w, h in boxes]))
+        for image_id, boxes in crowdhuman_odgt.read_crowdhuman_odgt(path)
+    ]
 
 
 def parse_bdd100k_json(path: str) -> dict[str, FrameAnnotations]:
-    """One BDD100K tracking video json -> frame file name -> annotations.
-
-    As gen_bdd100k_gts.py with filter_crowd and filter_ignore: crowd boxes and categories outside
-    BDD100K_CLASSES are dropped, box = (x1, y1, x2 - x1, y2 - y1) printed with 6 decimals, label =
-    the class index (0..7). Frames whose labels list is empty are absent; frames whose objects were
-    all filtered map to empty annotations (the official loader treats both as missing frames).
-    """
-    if not os.path.isfile(path):
-        raise DataFormatError(f"{path}: label file not found")
-    try:
-        with open(path) as f:
-            frames = json.load(f)
-    except ValueError as e:
-        raise DataFormatError(f"{path}: malformed json ({e})") from e
-    out = {}
-    for k, frame in enumerate(frames):
-        try:
-            name = frame["name"]
-            labels = frame.get("labels") or []
-            if not labels:
-                continue
-            rows = []
-            for obj in labels:
-                category = obj["category"]
-                if obj.get("attributes", {}).get("crowd", False):
-                    continue
-                if category not in BDD100K_CLASSES:
-                    continue
-                b = obj["box2d"]
-                w, h = b["x2"] - b["x1"], b["y2"] - b["y1"]
-                cx, cy = (b["x1"] + b["x2"]) / 2, (b["y1"] + b["y2"]) / 2
-                vals = (cx - 0.5 * w, cy - 0.5 * h, w, h)
-                x, y, w, h = (float(f"{v:.6f}") for v in vals)
-                rows.append((int(obj["id"]), x, y, w, h, BDD100K_CLASSES.index(category), 1.0))
-        except (KeyError, TypeError, ValueError) as e:
-            raise DataFormatError(f"{path}: malformed frame entry #{k} ({e!r})") from e
-        out[name] = _stack(rows)
-    return out
+    """One BDD100K tracking video json -> frame file name -> annotations, as gen_bdd100k_gts.py
+    (`bdd100k_json.training_gt`: crowd boxes and distractors dropped, labels 0..7). Frames whose
+    labels list is empty are absent; frames whose objects were all filtered map to empty
+    annotations (the official loader treats both as missing frames)."""
+    video = bdd100k_json.read_bdd100k_json(path, is_gt=True)
+    return {
+        name: _stack([(i, x, y, w, h, label, 1.0) for i, x, y, w, h, label in rows])
+        for name, rows in bdd100k_json.training_gt(video).items()
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -398,7 +233,7 @@ def canonical_name(dataset_name: str) -> str:
     aliases = {"syntheticmot": "synthetic"}
     key = aliases.get(key, key)
     if key not in DATASET_DIRS:
-        raise ValueError(
+        raise InputError(
             f"unknown dataset name {dataset_name!r}; known: {', '.join(sorted(DATASET_DIRS))}"
         )
     return key
@@ -413,9 +248,9 @@ def list_sequences(dataset_name: str, root: str, split: str) -> list[str]:
     if key == "bdd100k":
         label_dir = os.path.join(base, "labels", "box_track_20", split)
         if not os.path.isdir(label_dir):
-            raise DataFormatError(f"{label_dir}: label folder not found")
+            raise InputError(f"{label_dir}: label folder not found")
         return sorted(f[:-5] for f in os.listdir(label_dir) if f.endswith(".json"))
-    return read_seqmap(os.path.join(base, f"{split}_seqmap.txt"))
+    return seq_files.read_seqmap(os.path.join(base, f"{split}_seqmap.txt"))
 
 
 def read_sequence(
@@ -423,18 +258,19 @@ def read_sequence(
 ) -> Sequence:
     """Frames, seqinfo and (when present) ground truth of one sequence.
 
-    Frames without a seqinfo.ini (BFT, BDD100K) take their size from the first image and a frame
-    rate of 0 (unknown). gt is None when the sequence has no gt file (test splits).
+    Frames without a seqinfo.ini (BFT, BDD100K) take their size from the first image and no frame
+    rate (None). gt is None when the sequence has no gt file (test splits).
     """
     key = canonical_name(dataset_name)
     base = dataset_dir(key, root)
     gt = None
+    info = None
     if key in ("dancetrack", "sportsmot", "synthetic", "mot17"):
         seq_dir = os.path.join(base, split, name)
         if not os.path.isdir(seq_dir):
-            raise DataFormatError(f"{seq_dir}: sequence folder not found")
-        frames = list_frames(os.path.join(seq_dir, "img1"))
-        info = read_seqinfo(os.path.join(seq_dir, "seqinfo.ini"))
+            raise InputError(f"{seq_dir}: sequence folder not found")
+        info = seq_files.read_seqinfo(seq_dir)
+        frames = frame_files(os.path.join(seq_dir, info.im_dir))
         gt_path = os.path.join(seq_dir, "gt", "gt.txt")
         if with_gt and os.path.isfile(gt_path):
             if key == "mot17":
@@ -447,44 +283,33 @@ def read_sequence(
                 )
     elif key == "bft":
         seq_dir = os.path.join(base, split, name)
-        frames = list_frames(seq_dir)
+        frames = frame_files(seq_dir)
         gt_path = os.path.join(base, "annotations_mot", split, f"{name}.txt")
         if with_gt and os.path.isfile(gt_path):
             gt = parse_mot_gt(gt_path, check_digits=(-1, -1, -1))
-        info = None
     elif key == "bdd100k":
         seq_dir = os.path.join(base, "images", "track", split, name)
-        frames = list_frames(seq_dir)
+        frames = frame_files(seq_dir)
         label_path = os.path.join(base, "labels", "box_track_20", split, f"{name}.json")
         if with_gt and os.path.isfile(label_path):
             by_name = parse_bdd100k_json(label_path)
             gt = {}
             for fname, ann in by_name.items():
-                t = int(os.path.splitext(fname)[0].rsplit("-", 1)[-1])
+                t = seq_files.frame_number(fname)
                 if len(ann.ids):
                     gt[t] = ann
-        info = None
     else:  # crowdhuman: one image is a one-frame sequence
         path = crowdhuman_image_path(base, split, name)
         frames = {1: path}
         if with_gt:
             odgt = dict(parse_crowdhuman_odgt(os.path.join(base, f"annotation_{split}.odgt")))
             gt = {1: odgt[name]}
-        info = None
-    if not frames:
-        raise DataFormatError(f"{seq_dir}: no .jpg/.png frames")
     numbers = tuple(sorted(frames))
-    if info is None:
-        h, w = image_size(frames[numbers[0]])
-        ext = os.path.splitext(frames[numbers[0]])[1]
-        info = SeqInfo(
-            name=name, frame_rate=0.0, width=w, height=h, length=len(numbers), im_ext=ext
-        )
     return Sequence(
         name=name,
         frames=numbers,
         frame_paths=tuple(frames[t] for t in numbers),
-        info=info,
+        info=info_from_frames(name, frames, info),
         gt=gt,
     )
 
@@ -496,6 +321,4 @@ def crowdhuman_image_path(base: str, split: str, image_id: str) -> str:
     ):
         if os.path.isfile(path):
             return path
-    raise DataFormatError(
-        f"{os.path.join(base, 'images', split, image_id + '.jpg')}: image not found"
-    )
+    raise InputError(f"{os.path.join(base, 'images', split, image_id + '.jpg')}: image not found")

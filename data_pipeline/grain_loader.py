@@ -36,23 +36,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-import cv2
 import grain.python as grain
 import numpy as np
 from absl import flags
 
 from data_pipeline import builders, dataset_layouts, sampling, transforms
-from data_pipeline.dataset_layouts import DataFormatError
 from data_pipeline.sampling import SamplerConfig
 from data_pipeline.transforms import AugmentConfig, Clip, PadConfig
-
-
-def decode_image(data: bytes, where: str = "record") -> np.ndarray:
-    """Encoded .jpg/.png bytes -> (H, W, 3) uint8 RGB."""
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if img is None:
-        raise DataFormatError(f"{where}: image bytes could not be decoded")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+from sambamotr_jax.formats.errors import InputError
+from sambamotr_jax.formats.frame_images import decode_rgb
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,9 +171,9 @@ def load_clip(records: builders.SplitRecords, seq: int, frames: list[int]) -> Cl
     for t in frames:
         rec = records.frame(seq, t)
         where = f"{records.dataset_name}/{records.split} sequence {index.name} frame {t}"
-        img = decode_image(rec["image"], where)
+        img = decode_rgb(rec["image"], where)
         if img.shape[:2] != (index.height, index.width):
-            raise DataFormatError(
+            raise InputError(
                 f"{where}: image is {img.shape[0]}x{img.shape[1]} but the sequence is "
                 f"{index.height}x{index.width} (seqinfo.ini / first frame)"
             )

@@ -11,6 +11,7 @@ import tensorflow_datasets as tfds
 
 from data_pipeline import dataset_layouts
 from data_pipeline.builders import BUILDERS, default_prepared_dir
+from sambamotr_jax.runtime import cli
 
 
 def main(argv=None) -> None:
@@ -33,4 +34,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(lambda argv: main(argv[1:]), prog="python -m data_pipeline.prepare")

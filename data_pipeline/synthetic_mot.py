@@ -23,7 +23,8 @@ import os
 import cv2
 import numpy as np
 
-from data_pipeline.dataset_layouts import SeqInfo, write_seqinfo
+from sambamotr_jax.formats.sequence_folder import SeqInfo, write_seqinfo
+from sambamotr_jax.runtime import cli
 
 # Per-class body colour (RGB) and height/width ratio.
 _CLASS_COLOURS = ((200, 200, 210), (220, 160, 60), (70, 170, 90), (90, 120, 220), (200, 80, 160))
@@ -126,8 +127,15 @@ def write_dataset(out: str, cfg: SyntheticConfig | None = None) -> str:
                 for t, i, x, y, w, h, c in rows:
                     f.write(f"{t},{i},{x},{y},{w},{h},1,{c},1\n")
             write_seqinfo(
-                os.path.join(seq_dir, "seqinfo.ini"),
-                SeqInfo(name, cfg.frame_rate, cfg.width, cfg.height, cfg.num_frames),
+                seq_dir,
+                SeqInfo(
+                    name=name,
+                    seq_length=cfg.num_frames,
+                    frame_rate=cfg.frame_rate,
+                    im_width=cfg.width,
+                    im_height=cfg.height,
+                    im_ext=".jpg",
+                ),
             )
         with open(os.path.join(base, f"{split}_seqmap.txt"), "w") as f:
             f.write("name\n" + "".join(f"{n}\n" for n in names))
@@ -157,4 +165,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(lambda argv: main(argv[1:]), prog="python -m data_pipeline.synthetic_mot")

@@ -30,8 +30,8 @@ import math
 import cv2
 import numpy as np
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from sambamotr_jax.formats.frame_images import IMAGENET_MEAN, IMAGENET_STD
+
 MOTR_SCALES = (608, 640, 672, 704, 736, 768, 800, 832, 864, 896, 928, 960, 992)
 COCO_SCALES = (480, 512, 544, 576, 608, 640, 672, 704, 736, 768, 800)
 
@@ -401,12 +401,3 @@ def normalize_images(images, pad_mask, mean=IMAGENET_MEAN, std=IMAGENET_STD, xp=
     std = xp.asarray(std, xp.float32)
     x = images.astype(xp.float32) * (1.0 / (255.0 * std)) - xp.asarray(mean, xp.float32) / std
     return xp.where(pad_mask[..., None], xp.zeros((), xp.float32), x)
-
-
-def inference_resize(image: np.ndarray, short: int = 800, max_size: int = 1536) -> np.ndarray:
-    """Official SeqDataset.process_image resize (submit/eval): cv2, int() truncation."""
-    h, w = image.shape[:2]
-    scale = short / min(h, w)
-    if max(h, w) * scale > max_size:
-        scale = max_size / max(h, w)
-    return cv2.resize(image, (int(w * scale), int(h * scale)))

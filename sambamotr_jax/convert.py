@@ -18,6 +18,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
+from sambamotr_jax.runtime import cli
 from sambamotr_jax.weights import conversion
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Model config file.", lock_config=True)
@@ -52,4 +53,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(lambda argv: app.run(main, argv=argv), prog="python -m sambamotr_jax.convert")

@@ -17,7 +17,7 @@ from ml_collections import config_flags
 
 from configs import common
 from sambamotr_jax.formats import bdd100k_json
-from sambamotr_jax.runtime import malloc_pad
+from sambamotr_jax.runtime import cli, malloc_pad
 from sambamotr_jax.tracking import drawing, sequence_runner
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Optional config file.", lock_config=True)
@@ -58,4 +58,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(lambda argv: app.run(main, argv=argv), prog="python -m sambamotr_jax.demo")

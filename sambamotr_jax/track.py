@@ -8,7 +8,8 @@ settings are config fields, e.g. `--config.tracker.det_score_thresh=0.5`,
 `--config.tracker.track_score_thresh=`, `--config.tracker.result_score_thresh=`,
 `--config.tracker.miss_tolerance=`, `--config.model.update_thresh=`,
 `--config.tracker.short_side=800`, `--config.tracker.max_size=1536`, `--config.model.use_dab=True`.
-The output file is written atomically when the sequence is done.
+The output file is written atomically when the sequence is done. A missing or malformed input
+stops with one line `... error: ...` (exit status 2; --debug adds the traceback).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from absl import app, flags
 from ml_collections import config_flags
 
-from sambamotr_jax.runtime import malloc_pad
+from sambamotr_jax.runtime import cli, malloc_pad
 from sambamotr_jax.tracking import sequence_runner
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
@@ -43,4 +44,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(lambda argv: app.run(main, argv=argv), prog="python -m sambamotr_jax.track")

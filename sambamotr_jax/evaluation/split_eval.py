@@ -51,8 +51,9 @@ import tqdm
 from absl import logging
 
 from sambamotr_jax.evaluation import trackeval_scores as metrics
-from sambamotr_jax.formats import bdd100k_json, mot_text
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats import bdd100k_json, mot_text, sequence_folder
+from sambamotr_jax.formats.atomic_write import write_text_atomic
+from sambamotr_jax.formats.errors import InputError
 
 # (track_id, x1, y1, w, h, score) or (track_id, x1, y1, w, h, score, label).
 TrackRow = (
@@ -72,8 +73,8 @@ def write_summary(out_dir: pathlib.Path, scores: metrics.Scores) -> str:
     """Writes `summary.json` and `summary.txt` into `out_dir` atomically; returns the table."""
     table = metrics.format_table(scores.summary)
     text = json.dumps(scores.summary, indent=2) + "\n"
-    mot_text.write_text_atomic(out_dir / SUMMARY_JSON, [text])
-    mot_text.write_text_atomic(out_dir / SUMMARY_TABLE, [table])
+    write_text_atomic(out_dir / SUMMARY_JSON, [text])
+    write_text_atomic(out_dir / SUMMARY_TABLE, [table])
     return table
 
 
@@ -96,8 +97,8 @@ def score_results(
     gt_root, tracker_dir = pathlib.Path(gt_root), pathlib.Path(tracker_dir)
     if not tracker_dir.is_dir():
         raise InputError(f"{tracker_dir}: result folder not found (expected <seq>.txt files in it)")
-    names = None if seqmap is None else mot_text.read_seqmap(seqmap)
-    seq_dirs = mot_text.sequence_dirs(gt_root, names)
+    names = None if seqmap is None else sequence_folder.read_seqmap(seqmap)
+    seq_dirs = sequence_folder.sequence_dirs(gt_root, names)
     if names is None:
         seq_dirs = [d for d in seq_dirs if (d / "gt" / "gt.txt").is_file()]
         if not seq_dirs:
@@ -118,7 +119,7 @@ def score_results(
                 name=seq_dir.name,
                 gt_file=gt_file,
                 tracker_file=result,
-                seq_length=mot_text.read_seqinfo(seq_dir).seq_length,
+                seq_length=sequence_folder.read_seqinfo(seq_dir).seq_length,
             )
         )
     scores = metrics.score_sequences(sequences, interval=interval)
@@ -172,10 +173,8 @@ def score_bdd100k_results(
         videos.append((gt, result))
     scores = metrics.score_bdd100k(videos)
     text = json.dumps(scores.summary, indent=2) + "\n"
-    mot_text.write_text_atomic(tracker_dir / SUMMARY_JSON, [text])
-    mot_text.write_text_atomic(
-        tracker_dir / SUMMARY_TABLE, [metrics.format_bdd100k_table(scores.summary)]
-    )
+    write_text_atomic(tracker_dir / SUMMARY_JSON, [text])
+    write_text_atomic(tracker_dir / SUMMARY_TABLE, [metrics.format_bdd100k_table(scores.summary)])
     logging.info("BDD100K scores written to %s", tracker_dir / SUMMARY_JSON)
     return scores
 
@@ -214,7 +213,7 @@ def track_sequence(
         num_processed += 1
         for track_id, x1, y1, w, h, *_score_label in rows:
             lines.append(mot_text.format_mot_line(frame, track_id, x1, y1, w, h))
-    mot_text.write_text_atomic(out_file, lines)
+    write_text_atomic(out_file, lines)
     return num_processed
 
 
@@ -282,18 +281,29 @@ def run_split(
     """
     check_interval(result_format, interval)
     split_dir = pathlib.Path(split_dir)
-    names = None if seqmap is None else mot_text.read_seqmap(seqmap)
-    seq_dirs = mot_text.sequence_dirs(split_dir, names)
+    names = None if seqmap is None else sequence_folder.read_seqmap(seqmap)
+    seq_dirs = sequence_folder.sequence_dirs(split_dir, names)
     out_root = pathlib.Path(workdir) / split_dir.name
     out_dir = out_root / "tracker"
     out_dir.mkdir(parents=True, exist_ok=True)
     bdd100k = result_format == BDD100K_FORMAT
     suffix = ".json" if bdd100k else ".txt"
 
+    # Every input is read before the tracker is built: a malformed file fails in seconds.
+    frames_of = {seq_dir: sequence_folder.sequence_frames(seq_dir) for seq_dir in seq_dirs}
+    for seq_dir in seq_dirs:
+        gt_file = (
+            seq_dir / "gt" / "gt.txt"
+            if gt_dir is None
+            else pathlib.Path(gt_dir) / f"{seq_dir.name}.txt"
+        )
+        if gt_file.is_file():
+            mot_text.read_mot_file(gt_file)
+
     track_fn = None
     total_frames, total_seconds = 0, 0.0
     for seq_dir in seq_dirs:
-        frames = mot_text.sequence_frames(seq_dir)
+        frames = frames_of[seq_dir]
         out_file = out_dir / f"{seq_dir.name}{suffix}"
         if out_file.exists() and not overwrite:
             logging.info("%s: %s exists, skipped (pass overwrite to redo)", seq_dir.name, out_file)
@@ -334,8 +344,8 @@ def run_split(
 def _seq_length(seq_dir: pathlib.Path) -> int:
     """seqLength of the sequence's seqinfo.ini, else its number of frames (BFT)."""
     if (seq_dir / "seqinfo.ini").is_file():
-        return mot_text.read_seqinfo(seq_dir).seq_length
-    return len(mot_text.sequence_frames(seq_dir))
+        return sequence_folder.read_seqinfo(seq_dir).seq_length
+    return len(sequence_folder.sequence_frames(seq_dir))
 
 
 def _score_mot_split(seq_dirs, out_dir, gt_dir, converted_dir, interval):
@@ -394,28 +404,16 @@ def mot_gt_with_defaults(src: str | pathlib.Path, dst: str | pathlib.Path) -> in
     BFT does. Other values are kept. Returns the number of boxes.
 
     Raises:
-      InputError: a line with fewer than 6 columns.
+      InputError: a missing file or a malformed line (`mot_text.read_mot_lines`).
     """
-    src = pathlib.Path(src)
     lines = []
-    for line_no, line in enumerate(src.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        fields = [f.strip() for f in line.split(",")]
-        if len(fields) < 6:
-            raise InputError(f"{src}:{line_no}: expected frame,id,x,y,w,h[,...], got {line!r}")
-        fields += ["-1"] * (9 - len(fields))
-        try:
-            unspecified = [float(fields[i]) == -1 for i in (6, 7, 8)]
-        except ValueError:
-            raise InputError(
-                f"{src}:{line_no}: columns 7-9 must be numbers, got {line!r}"
-            ) from None
-        for i, minus_one in zip((6, 7, 8), unspecified):
-            if minus_one:
+    for line in mot_text.read_mot_lines(src, columns=mot_text.GT_COLUMNS):
+        fields = list(line.fields) + ["-1"] * (9 - len(line.fields))
+        for i in (6, 7, 8):
+            if float(fields[i]) == -1:
                 fields[i] = "1"
         lines.append(",".join(fields) + "\n")
-    mot_text.write_text_atomic(pathlib.Path(dst), lines)
+    write_text_atomic(pathlib.Path(dst), lines)
     return len(lines)
 
 
@@ -501,30 +499,20 @@ def mot_gt_to_bdd100k(seq_dir: str | pathlib.Path, out_file: str | pathlib.Path)
     gt_file = seq_dir / "gt" / "gt.txt"
     if not gt_file.is_file():
         raise InputError(f"{gt_file}: ground truth not found for sequence {seq_dir.name}")
-    frames = mot_text.sequence_frames(seq_dir)
+    frames = sequence_folder.sequence_frames(seq_dir)
     if not frames:
         raise InputError(f"{seq_dir}: no frames")
     labels: list[list[dict]] = [[] for _ in frames]
     n = 0
-    for line_no, line in enumerate(gt_file.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        fields = line.split(",")
-        where = f"{gt_file}:{line_no}"
-        try:
-            frame, track_id = int(fields[0]), int(fields[1])
-            x, y, w, h = (float(v) for v in fields[2:6])
-            consider, cls = int(float(fields[6])), int(float(fields[7]))
-        except (ValueError, IndexError):
-            raise InputError(
-                f"{where}: expected frame,id,x,y,w,h,flag,class,..., got {line!r}"
-            ) from None
+    for line in mot_text.read_mot_lines(gt_file, min_columns=8, columns=mot_text.GT_COLUMNS):
+        frame, track_id = int(line.values[0]), int(line.values[1])
+        x, y, w, h = line.values[2:6]
+        consider, cls = int(line.values[6]), int(line.values[7])
         if not 1 <= frame <= len(frames):
-            raise InputError(f"{where}: frame {frame} outside 1..{len(frames)}")
+            raise line.error(f"frame {frame} outside 1..{len(frames)}")
         if not 1 <= cls <= len(bdd100k_json.CATEGORIES):
-            raise InputError(
-                f"{where}: class {cls} has no BDD100K category (expected 1.."
-                f"{len(bdd100k_json.CATEGORIES)})"
+            raise line.error(
+                f"class {cls} has no BDD100K category (expected 1..{len(bdd100k_json.CATEGORIES)})"
             )
         if consider == 0:
             continue
@@ -541,7 +529,7 @@ def mot_gt_to_bdd100k(seq_dir: str | pathlib.Path, out_file: str | pathlib.Path)
         {"name": f.name, "videoName": seq_dir.name, "frameIndex": i, "labels": labels[i]}
         for i, f in enumerate(frames)
     ]
-    mot_text.write_text_atomic(out_file, [json.dumps(entries), "\n"])
+    write_text_atomic(out_file, [json.dumps(entries), "\n"])
     return n
 
 

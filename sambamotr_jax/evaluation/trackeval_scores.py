@@ -39,7 +39,8 @@ import trackeval
 from sambamotr_jax.evaluation import teta
 from sambamotr_jax.formats import bdd100k_json as bdd100k_files
 from sambamotr_jax.formats import mot_text as mot_files
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.atomic_write import write_text_atomic
+from sambamotr_jax.formats.errors import InputError
 
 # The keys of every summary row: percentages as TrackEval prints them, IDSW a count.
 SUMMARY_KEYS = ("HOTA", "DetA", "AssA", "LocA", "IDF1", "MOTA", "IDSW")
@@ -153,10 +154,8 @@ def score_sequences(sequences: Sequence[SequenceFiles], *, interval: int = 1) ->
             tracker = mot_files.read_mot_file(seq.tracker_file)
             gt_lines = _kept_rows(gt, seq.seq_length, interval, "gt")
             tracker_lines = _kept_rows(tracker, seq.seq_length, interval, "result")
-            mot_files.write_text_atomic(tmp / "gt" / seq.name / "gt" / "gt.txt", gt_lines)
-            mot_files.write_text_atomic(
-                tmp / "trackers" / _TRACKER / f"{seq.name}.txt", tracker_lines
-            )
+            write_text_atomic(tmp / "gt" / seq.name / "gt" / "gt.txt", gt_lines)
+            write_text_atomic(tmp / "trackers" / _TRACKER / f"{seq.name}.txt", tracker_lines)
             seq_info[seq.name] = seq.seq_length // interval
 
         dataset = trackeval.datasets.MotChallenge2DBox(
@@ -272,7 +271,7 @@ def bdd100k_trackeval_results(
                 (tmp / "trackers" / _TRACKER / "data" / f"{name}.json", result, False),
             ):
                 text = json.dumps(_trackeval_bdd100k_frames(video, is_gt=is_gt))
-                mot_files.write_text_atomic(path, [text])
+                write_text_atomic(path, [text])
         dataset = trackeval.datasets.BDD100K(
             {
                 "GT_FOLDER": str(tmp / "gt"),

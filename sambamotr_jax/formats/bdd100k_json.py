@@ -24,6 +24,8 @@ column:
 with `frame = frameIndex + 1`, `w = x2 - x1`, `h = y2 - y1` and `class` the official label
 1..8 (`CATEGORIES.index(category) + 1`), in the column where MOT ground truth keeps its class.
 
+`training_gt` turns ground truth into the training boxes of the official gen_bdd100k_gts.py.
+
 Every problem with an input file raises `InputError` naming the file, the frame entry and the
 label entry.
 """
@@ -38,7 +40,8 @@ import pathlib
 from collections.abc import Iterable, Sequence
 
 from sambamotr_jax.formats import mot_text
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.atomic_write import write_text_atomic
+from sambamotr_jax.formats.errors import InputError
 
 # Label index 0..7 -> category (official label 1..8).
 CATEGORIES = (
@@ -139,7 +142,7 @@ def write_bdd100k_results(path: str | os.PathLike, frames: Iterable[ResultFrame]
         its entry (the evaluation needs every frame).
     """
     entries = [result_frame_dict(*frame) for frame in frames]
-    mot_text.write_text_atomic(path, [json.dumps(entries), "\n"])
+    write_text_atomic(path, [json.dumps(entries), "\n"])
 
 
 def write_bdd100k_mot_text(path: str | os.PathLike, frames: Iterable[ResultFrame]) -> None:
@@ -155,7 +158,7 @@ def write_bdd100k_mot_text(path: str | os.PathLike, frames: Iterable[ResultFrame
             lines.append(
                 f"{int(frame_index) + 1},{int(track_id)},{x1},{y1},{w},{h},1,{label_index + 1},-1,-1\n"
             )
-    mot_text.write_text_atomic(path, lines)
+    write_text_atomic(path, lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,6 +279,46 @@ def check_same_frames(gt: Video, result: Video) -> None:
             f"{result.path}: frame entry frameIndex {extra[0]} ({frame.name!r}) is not a frame "
             f"of {gt.path}; the result does not belong to this video"
         )
+
+
+# (track id, x, y, w, h, label index 0..7): top-left corner and size in pixels.
+TrainingBox = tuple[int, float, float, float, float, int]
+
+
+def training_gt(video: Video) -> dict[str, list[TrainingBox]]:
+    """Frame file name -> training boxes, as the official gen_bdd100k_gts.py (filter_crowd,
+    filter_ignore) and its loader.
+
+    Crowd boxes and the distractor categories are dropped; box = (x1, y1, x2 - x1, y2 - y1)
+    computed through the centre and printed with 6 decimals; the track id is the integer of the
+    string id. Frames with an empty label list are absent; frames whose boxes were all dropped
+    map to [] (the official loader treats both as frames without objects).
+
+    Raises:
+      InputError: a track id that is not an integer (names the file and the frame).
+    """
+    out = {}
+    for frame in video.frames:
+        if not frame.labels:
+            continue
+        rows = []
+        for j, label in enumerate(frame.labels):
+            if label.crowd or label.category not in CATEGORIES:
+                continue
+            x1, y1, x2, y2 = label.box
+            w, h = x2 - x1, y2 - y1
+            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+            x, y, w, h = (float(f"{v:.6f}") for v in (cx - 0.5 * w, cy - 0.5 * h, w, h))
+            try:
+                track_id = int(label.id)
+            except ValueError:
+                raise InputError(
+                    f"{video.path}: frame {frame.name!r}, label {j}: id {label.id!r} is not an "
+                    "integer; training needs integer track ids"
+                ) from None
+            rows.append((track_id, x, y, w, h, CATEGORIES.index(label.category)))
+        out[frame.name] = rows
+    return out
 
 
 def integer_ids(video: Video) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""MOT Challenge text files and sequence folders: the formats the official code reads and writes.
+"""MOT Challenge text files: result lines and gt lines, the one parser of both.
 
 A result line is what the official `Submitter.write_results` writes for DanceTrack, SportsMOT
 and MOT17:
@@ -12,33 +12,30 @@ turned into Python floats by `.tolist()`; `w = x2 - x1` and `h = y2 - y1` are th
 double precision, so `w` and `h` are in general *not* float32 values. `mot_box_from_xyxy` does
 that step exactly; `format_mot_line` prints the line.
 
-A sequence folder (DanceTrack / MOT17 layout) holds `seqinfo.ini`, `img1/` with the frames
-(`.jpg` or `.png`, in name order as the official `SeqDataset` sorts them) and, for annotated
-splits, `gt/gt.txt`.
+A gt line has the same first six columns, then `mark,class,visibility` (DanceTrack: `1,1,1`,
+BFT: `-1,-1,-1`, MOT17: consider flag, class, visibility). `read_mot_lines` is the one line
+parser: evaluation (`read_mot_file`) and the data pipeline's gt readers are built on it, so a
+malformed line reads the same everywhere:
 
-Every problem with an input file raises `InputError` with the path (and line) and what to do.
+    gt.txt:4: a value that is not a number in line '3,2,1,1,x,4,1,1,1'; expected ...
+
+Sequence folders (seqinfo.ini, seqmaps, frames) are `sequence_folder.py`.
 """
 
 from __future__ import annotations
 
-import configparser
 import dataclasses
 import math
 import os
 import pathlib
-import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 
-FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
+from sambamotr_jax.formats.errors import InputError, at
 
 # The constant tail the official Submitter writes for DanceTrack / SportsMOT / MOT17.
 _SUBMITTER_TAIL = "1,-1,-1,-1"
-
-
-class InputError(ValueError):
-    """A missing or malformed input (file, folder, line); the message says which and what to do."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,11 +102,51 @@ class MotTable:
         )
 
 
-_EXPECTED = "expected comma-separated 'frame,id,x,y,w,h[,...]' with an integer frame >= 1 and id"
+RESULT_COLUMNS = "frame,id,x,y,w,h[,...]"
+GT_COLUMNS = "frame,id,x,y,w,h,mark,class,visibility"
 
 
-def read_mot_file(path: str | os.PathLike, *, min_columns: int = 6) -> MotTable:
-    """Parses a MOT gt or result file; blank lines are skipped.
+@dataclasses.dataclass(frozen=True)
+class MotLine:
+    """One non-blank line of a MOT file.
+
+    Attributes:
+      path: the file.
+      number: 1-based line number.
+      text: the line without its newline and surrounding blanks.
+      fields: the comma-separated fields, stripped (a trailing empty field, as some trackers
+        write with a trailing comma, is dropped).
+      values: the fields as finite floats; values[0] (frame) is an integer >= 1 and values[1]
+        (id) an integer >= 0.
+      columns: what the line should hold, for error messages (`RESULT_COLUMNS`, `GT_COLUMNS`).
+    """
+
+    path: pathlib.Path
+    number: int
+    text: str
+    fields: tuple[str, ...]
+    values: tuple[float, ...]
+    columns: str = RESULT_COLUMNS
+
+    def error(self, problem: str) -> InputError:
+        """An InputError naming file:line, the problem, the line and what a line looks like."""
+        return _line_error(self.path, self.number, self.text, problem, self.columns)
+
+
+def _line_error(path, number: int, text: str, problem: str, columns: str) -> InputError:
+    return InputError(
+        f"{at(path, number)}: {problem} in line {text!r}; expected comma-separated "
+        f"'{columns}' with an integer frame >= 1 and id. Fix or regenerate this file."
+    )
+
+
+def read_mot_lines(
+    path: str | os.PathLike, *, min_columns: int = 6, columns: str = RESULT_COLUMNS
+) -> Iterator[MotLine]:
+    """The non-blank lines of a MOT gt or result file, parsed and checked, in file order.
+
+    Every line must have at least `min_columns` numeric, finite fields, all lines the same
+    number of fields, an integer frame >= 1 and an integer id >= 0.
 
     Raises:
       InputError: the file is missing, or a line is malformed (the message names file:line,
@@ -118,10 +155,9 @@ def read_mot_file(path: str | os.PathLike, *, min_columns: int = 6) -> MotTable:
     path = pathlib.Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
-    rows, line_numbers = [], []
     num_columns = None
     with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, start=1):
+        for number, line in enumerate(f, start=1):
             text = line.strip()
             if not text:
                 continue
@@ -129,11 +165,8 @@ def read_mot_file(path: str | os.PathLike, *, min_columns: int = 6) -> MotTable:
             if fields[-1] == "":  # A trailing comma, as some trackers write.
                 fields = fields[:-1]
 
-            def bad(problem: str, line_number=line_number, text=text) -> InputError:
-                return InputError(
-                    f"{path}:{line_number}: {problem} in line {text!r}; {_EXPECTED}. "
-                    "Fix or regenerate this file."
-                )
+            def bad(problem: str, number=number, text=text) -> InputError:
+                return _line_error(path, number, text, problem, columns)
 
             if len(fields) < min_columns:
                 raise bad(f"{len(fields)} columns, at least {min_columns} needed")
@@ -142,7 +175,7 @@ def read_mot_file(path: str | os.PathLike, *, min_columns: int = 6) -> MotTable:
             elif len(fields) != num_columns:
                 raise bad(f"{len(fields)} columns where earlier lines have {num_columns}")
             try:
-                values = [float(v) for v in fields]
+                values = tuple(float(v) for v in fields)
             except ValueError:
                 raise bad("a value that is not a number") from None
             if not all(math.isfinite(v) for v in values):
@@ -152,14 +185,27 @@ def read_mot_file(path: str | os.PathLike, *, min_columns: int = 6) -> MotTable:
                 raise bad(f"frame {fields[0]!r} is not an integer >= 1")
             if not track_id.is_integer() or track_id < 0:
                 raise bad(f"id {fields[1]!r} is not an integer >= 0")
-            rows.append(values)
-            line_numbers.append(line_number)
-    values = np.asarray(rows, np.float64).reshape(len(rows), num_columns or min_columns)
+            yield MotLine(path, number, text, tuple(fields), values, columns)
+
+
+def read_mot_file(path: str | os.PathLike, *, min_columns: int = 6) -> MotTable:
+    """Parses a MOT gt or result file into a table (`read_mot_lines`); blank lines are skipped.
+
+    Raises:
+      InputError: the file is missing, or a line is malformed (the message names file:line,
+        shows the line and says what a valid line looks like).
+    """
+    path = pathlib.Path(path)
+    lines = list(read_mot_lines(path, min_columns=min_columns))
+    num_columns = len(lines[0].values) if lines else min_columns
+    values = np.asarray([line.values for line in lines], np.float64).reshape(
+        len(lines), num_columns
+    )
     return MotTable(
         frames=values[:, 0].astype(np.int64),
         ids=values[:, 1].astype(np.int64),
         values=values,
-        line_numbers=np.asarray(line_numbers, np.int64),
+        line_numbers=np.asarray([line.number for line in lines], np.int64),
         path=path,
     )
 
@@ -174,157 +220,3 @@ def format_table_rows(frames: np.ndarray, table: MotTable) -> list[str]:
         rest = ",".join(repr(v) for v in row[2:])
         lines.append(f"{frame},{track_id},{rest}\n")
     return lines
-
-
-# --------------------------------------------------------------------------------------------
-# Writing.
-
-
-def write_text_atomic(path: str | os.PathLike, lines: Iterable[str]) -> None:
-    """Writes `lines` to `path` through a temporary file in the same folder and a rename, so
-    `path` is either absent, the old file, or the complete new file, never a partial one."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.writelines(lines)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# --------------------------------------------------------------------------------------------
-# Sequence folders.
-
-
-@dataclasses.dataclass(frozen=True)
-class SeqInfo:
-    """The `[Sequence]` section of a `seqinfo.ini`."""
-
-    name: str
-    seq_length: int
-    im_dir: str = "img1"
-    frame_rate: float | None = None
-    im_width: int | None = None
-    im_height: int | None = None
-    im_ext: str | None = None
-
-
-def read_seqinfo(seq_dir: str | os.PathLike) -> SeqInfo:
-    """Reads `<seq_dir>/seqinfo.ini`.
-
-    Raises:
-      InputError: the file is missing, has no `[Sequence]` section or no positive `seqLength`.
-    """
-    seq_dir = pathlib.Path(seq_dir)
-    ini = seq_dir / "seqinfo.ini"
-    if not ini.is_file():
-        raise InputError(
-            f"{ini}: file not found; every sequence folder needs a seqinfo.ini with a [Sequence] "
-            "section giving seqLength (as in DanceTrack / MOT17)"
-        )
-    parser = configparser.ConfigParser()
-    try:
-        parser.read(ini, encoding="utf-8")
-        section = parser["Sequence"]
-        seq_length = int(section["seqLength"])
-    except (KeyError, ValueError, configparser.Error) as err:
-        raise InputError(
-            f"{ini}: no [Sequence] seqLength integer ({err!r}); fix the file "
-            "(e.g. '[Sequence]\\nname=dancetrack0004\\nseqLength=1200')"
-        ) from None
-    if seq_length < 1:
-        raise InputError(
-            f"{ini}: seqLength={seq_length}; the sequence is empty, remove it from the split"
-        )
-
-    def optional(key, kind):
-        return kind(section[key]) if key in section else None
-
-    return SeqInfo(
-        name=section.get("name", seq_dir.name),
-        seq_length=seq_length,
-        im_dir=section.get("imDir", "img1"),
-        frame_rate=optional("frameRate", float),
-        im_width=optional("imWidth", int),
-        im_height=optional("imHeight", int),
-        im_ext=section.get("imExt"),
-    )
-
-
-def list_frames(image_dir: str | os.PathLike) -> list[pathlib.Path]:
-    """The `.jpg` / `.jpeg` / `.png` files of a folder, sorted by name (the official order).
-
-    Raises:
-      InputError: the folder is missing or holds no frames.
-    """
-    image_dir = pathlib.Path(image_dir)
-    if not image_dir.is_dir():
-        raise InputError(f"{image_dir}: frame folder not found")
-    frames = sorted(
-        (p for p in image_dir.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and p.is_file()),
-        key=lambda p: p.name,
-    )
-    if not frames:
-        raise InputError(
-            f"{image_dir}: empty sequence, no .jpg or .png frames; add the frames or remove "
-            "the sequence from the split / seqmap"
-        )
-    return frames
-
-
-def sequence_frames(seq_dir: str | os.PathLike) -> list[pathlib.Path]:
-    """Frames of a sequence folder: `<seq_dir>/<imDir or img1>/`, or `<seq_dir>` itself when it
-    has no such subfolder (BFT / BDD100K layout)."""
-    seq_dir = pathlib.Path(seq_dir)
-    im_dir = "img1"
-    if (seq_dir / "seqinfo.ini").is_file():
-        im_dir = read_seqinfo(seq_dir).im_dir
-    image_dir = seq_dir / im_dir
-    return list_frames(image_dir if image_dir.is_dir() else seq_dir)
-
-
-def read_seqmap(path: str | os.PathLike) -> list[str]:
-    """Sequence names of a TrackEval seqmap file (first line is the header `name`).
-
-    Raises:
-      InputError: the file is missing or lists no sequence.
-    """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise InputError(
-            f"{path}: seqmap file not found; give an existing seqmap (a 'name' header line, then "
-            "one sequence name per line) or leave it out to use every sequence folder"
-        )
-    lines = path.read_text(encoding="utf-8").splitlines()
-    names = [line.split(",")[0].strip() for line in lines[1:]]
-    names = [n for n in names if n]
-    if not names:
-        raise InputError(f"{path}: the seqmap lists no sequence after its header line")
-    return names
-
-
-def sequence_dirs(
-    root: str | os.PathLike, names: Sequence[str] | None = None
-) -> list[pathlib.Path]:
-    """Sequence folders under `root`: those named (checked to exist), else every subfolder, sorted.
-
-    Raises:
-      InputError: `root` or a named sequence is missing, or `root` has no subfolder.
-    """
-    root = pathlib.Path(root)
-    if not root.is_dir():
-        raise InputError(f"{root}: folder not found")
-    if names is None:
-        dirs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name)
-        if not dirs:
-            raise InputError(f"{root}: no sequence folders")
-        return dirs
-    missing = [n for n in names if not (root / n).is_dir()]
-    if missing:
-        raise InputError(f"{root}: sequence folders named by the seqmap are missing: {missing}")
-    return [root / n for n in names]

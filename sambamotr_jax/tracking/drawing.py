@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from sambamotr_jax.formats import mot_text
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats import frame_images, sequence_folder
+from sambamotr_jax.formats.errors import InputError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 DEFAULT_FPS = 20.0  # DanceTrack's frame rate, for frame folders without a seqinfo.ini.
@@ -80,14 +80,6 @@ def draw_tracks(
     return out
 
 
-def read_image(path: str | pathlib.Path) -> np.ndarray:
-    """(H, W, 3) uint8 BGR image; InputError when it cannot be read."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"{path}: cannot read this image (missing or not a .jpg/.png)")
-    return image
-
-
 def read_video(path: str | pathlib.Path) -> tuple[Iterator[np.ndarray], float]:
     """(iterator over (H, W, 3) uint8 BGR frames, frames per second) of a video file."""
     path = pathlib.Path(path)
@@ -132,9 +124,9 @@ def input_frames(
         fps = DEFAULT_FPS
         for ini_dir in (source, source.parent):
             if (ini_dir / "seqinfo.ini").is_file():
-                fps = mot_text.read_seqinfo(ini_dir).frame_rate or DEFAULT_FPS
+                fps = sequence_folder.read_seqinfo(ini_dir).frame_rate or DEFAULT_FPS
                 break
-        return mot_text.sequence_frames(source), fps
+        return sequence_folder.sequence_frames(source), fps
     if source.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(f"{source}: not a frames folder nor a video ({', '.join(VIDEO_SUFFIXES)})")
     frames, fps = read_video(source)
@@ -223,6 +215,6 @@ def render_tracks(
     """
     with FrameWriter(output, fps) as writer:
         for frame, rows in results:
-            image = read_image(frames[frame - 1])
+            image = cv2.cvtColor(frame_images.read_rgb(frames[frame - 1]), cv2.COLOR_RGB2BGR)
             writer.write(draw_tracks(image, rows, class_names=class_names))
         return writer.count

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import tqdm
 from flax import traverse_util
 
-from sambamotr_jax.formats import mot_text
+from sambamotr_jax.formats import mot_text, sequence_folder
+from sambamotr_jax.formats.atomic_write import write_text_atomic
 from sambamotr_jax.tracking.tracker import FrameTracks, Tracker
 from sambamotr_jax.weights import converted_checkpoint
 
@@ -24,8 +25,8 @@ def mot_lines(frame: FrameTracks) -> list[str]:
 
 def track_to_file(config, checkpoint: str, seq_dir: str, output: str, *, interval: int = 1):
     """Tracks `seq_dir` and writes `output` atomically; returns (frames tracked, lines written)."""
+    frames = sequence_folder.sequence_frames(seq_dir)  # input checked before the model loads
     tracker = Tracker.from_checkpoint(config, checkpoint)
-    frames = mot_text.sequence_frames(seq_dir)
     n_tracked = len(frames) // interval
     lines: list[str] = []
     bar = tqdm.tqdm(
@@ -36,7 +37,7 @@ def track_to_file(config, checkpoint: str, seq_dir: str, output: str, *, interva
     )
     for frame in bar:
         lines += mot_lines(frame)
-    mot_text.write_text_atomic(output, lines)
+    write_text_atomic(output, lines)
     return n_tracked, len(lines)
 
 

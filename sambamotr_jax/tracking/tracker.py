@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from sambamotr_jax import model as model_lib
-from sambamotr_jax.formats import mot_text
+from sambamotr_jax.formats import frame_images, sequence_folder
 from sambamotr_jax.tracking import frame_preprocess, frame_step
 from sambamotr_jax.tracking.track_state import empty_track_state, grow_track_state
 from sambamotr_jax.weights import converted_checkpoint
@@ -127,14 +127,12 @@ class Tracker:
     def track_paths(self, paths: list[pathlib.Path], *, interval: int = 1) -> Iterator[FrameTracks]:
         """Tracks frames read from files, every `interval`-th one, as the official SeqDataset."""
         selected = paths[: len(paths) // interval * interval : interval] if interval > 1 else paths
-        return self.track_frames(
-            (frame_preprocess.load_rgb(p) for p in selected), interval=interval
-        )
+        return self.track_frames((frame_images.read_rgb(p) for p in selected), interval=interval)
 
     def track_sequence(
         self, seq_dir: str | pathlib.Path, *, interval: int = 1
     ) -> Iterator[FrameTracks]:
-        return self.track_paths(mot_text.sequence_frames(seq_dir), interval=interval)
+        return self.track_paths(sequence_folder.sequence_frames(seq_dir), interval=interval)
 
     def _collect(self, index: int, r) -> FrameTracks:
         self.last_detections = r.get("detections")

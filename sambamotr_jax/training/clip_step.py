@@ -78,12 +78,11 @@ import optax
 from flax import traverse_util
 
 from sambamotr_jax.detector.deformable_transformer import EncodedFrames
+from sambamotr_jax.formats.frame_images import IMAGENET_MEAN, IMAGENET_STD
 from sambamotr_jax.model import LAYER_MAJOR_OUTPUTS, SambaMOTR
 from sambamotr_jax.training import criterion as crit
 from sambamotr_jax.training import optimizer as optim_lib
 
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 FRAME_KEYS = ("images", "pad_mask", "boxes", "ids", "labels", "obj_mask")
 
 
@@ -193,9 +192,9 @@ def _normalize_images(images: jax.Array, pad_mask: jax.Array) -> jax.Array:
     """uint8 RGB -> ImageNet-normalized float32 (zeros on padding), as the data pipeline does."""
     if images.dtype != jnp.uint8:
         return images.astype(jnp.float32)
-    std = jnp.asarray(_IMAGENET_STD, jnp.float32)
+    std = jnp.asarray(IMAGENET_STD, jnp.float32)
     scale = 1.0 / (255.0 * std)
-    offset = -jnp.asarray(_IMAGENET_MEAN, jnp.float32) / std
+    offset = -jnp.asarray(IMAGENET_MEAN, jnp.float32) / std
     x = images.astype(jnp.float32) * scale + offset
     return jnp.where(pad_mask[..., None], 0.0, x)
 

@@ -33,8 +33,8 @@ import data_pipeline
 from data_pipeline import dataset_layouts as data_files
 from sambamotr_jax import model as model_lib
 from sambamotr_jax.evaluation import split_eval as eval_lib
-from sambamotr_jax.formats import mot_text
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.atomic_write import write_text_atomic
+from sambamotr_jax.formats.errors import InputError
 from sambamotr_jax.runtime import mesh as mesh_lib
 from sambamotr_jax.tracking import sequence_runner
 from sambamotr_jax.training import clip_step as step_lib
@@ -100,7 +100,7 @@ def check_workdir(config, workdir: pathlib.Path) -> None:
                 + "\nUse a new --workdir for this config, or the config of that run to resume it."
             )
     if jax.process_index() == 0:
-        mot_text.write_text_atomic(path, [json.dumps(current, indent=1, sort_keys=True) + "\n"])
+        write_text_atomic(path, [json.dumps(current, indent=1, sort_keys=True) + "\n"])
 
 
 def data_root(config, workdir: pathlib.Path) -> str:
@@ -401,10 +401,10 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
     replicated = mesh_lib.replicated(mesh)
     local_batch = config.train.batch_per_device * mesh_lib.local_data_devices(mesh)
     global_batch = config.train.batch_per_device * mesh.devices.size
-    log(f"Mesh {dict(mesh.shape)}: {global_batch} clips per step ({local_batch} on this host)")
 
-    # Input.
+    # Input (read and checked before anything is compiled).
     batches = build_input(config, root, local_batch)
+    log(f"Mesh {dict(mesh.shape)}: {global_batch} clips per step ({local_batch} on this host)")
     plan = batches.plan
     epoch_offsets = [int(x) for x in plan.epoch_offsets]
     total_steps = epoch_offsets[-1]

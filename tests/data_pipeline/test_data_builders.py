@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from data_pipeline import builders, dataset_layouts, synthetic_mot
-from data_pipeline.dataset_layouts import DataFormatError
+from sambamotr_jax.formats.errors import InputError
 
 
 def _write_image(path: str, h: int = 12, w: int = 16, value: int = 0) -> bytes:
@@ -291,7 +291,7 @@ def test_sequence_reader(tmp_path):
     seq = dataset_layouts.read_sequence("dancetrack", str(tmp_path), "val", "dance9")
     assert seq.frames == (1, 2, 3)
     assert seq.frame_paths[2] == os.path.join(base, "val", "dance9", "img1", "00000003.png")
-    assert (seq.info.frame_rate, seq.info.width, seq.info.height, seq.info.length) == (
+    assert (seq.info.frame_rate, seq.info.im_width, seq.info.im_height, seq.info.seq_length) == (
         25.0,
         16,
         12,
@@ -312,9 +312,7 @@ def test_missing_seqmap_names_the_file(tmp_path):
     base = os.path.join(tmp_path, "DanceTrack")
     _mot_tree(base, "train", {"s1": GT_A}, 8)
     os.remove(os.path.join(base, "train_seqmap.txt"))
-    with pytest.raises(
-        DataFormatError, match=r"DanceTrack/train_seqmap\.txt: seqmap file not found"
-    ):
+    with pytest.raises(InputError, match=r"DanceTrack/train_seqmap\.txt: seqmap file not found"):
         builders.load_split("dancetrack", str(tmp_path), "train")
 
 
@@ -322,17 +320,20 @@ def test_malformed_gt_line_names_file_and_line(tmp_path):
     base = os.path.join(tmp_path, "DanceTrack")
     _mot_tree(base, "train", {"s1": GT_A + "3,2,1,1,x,4,1,1,1\n"}, 8)
     with pytest.raises(
-        DataFormatError, match=r"s1/gt/gt\.txt:4: malformed gt line '3,2,1,1,x,4,1,1,1'"
+        InputError,
+        match=r"s1/gt/gt\.txt:4: a value that is not a number in line '3,2,1,1,x,4,1,1,1'",
     ):
         builders.load_split("dancetrack", str(tmp_path), "train")
     _write(os.path.join(base, "train", "s1", "gt", "gt.txt"), "1,1,2,3,4,5,1,1,1\n1,2,3,4\n")
-    with pytest.raises(DataFormatError, match=r"s1/gt/gt\.txt:2: malformed gt line '1,2,3,4'"):
+    with pytest.raises(
+        InputError, match=r"s1/gt/gt\.txt:2: 4 columns, at least 9 needed in line '1,2,3,4'"
+    ):
         builders.load_split("dancetrack", str(tmp_path), "train")
     _write(
         os.path.join(base, "train", "s1", "gt", "gt.txt"), "1,1,2,3,4,5,1,1,1\n1,2,3,4,5,6,0,1,1\n"
     )
     with pytest.raises(
-        DataFormatError, match=r"s1/gt/gt\.txt:2: check digits \(0, 1, 1\) != \(1, 1, 1\)"
+        InputError, match=r"s1/gt/gt\.txt:2: check digits \(0, 1, 1\) != \(1, 1, 1\)"
     ):
         builders.load_split("dancetrack", str(tmp_path), "train")
 
@@ -341,9 +342,7 @@ def test_missing_image_names_the_frame(tmp_path):
     base = os.path.join(tmp_path, "DanceTrack")
     _mot_tree(base, "train", {"s1": GT_A}, 8)
     os.remove(os.path.join(base, "train", "s1", "img1", "00000002.jpg"))
-    with pytest.raises(
-        DataFormatError, match=r"s1/img1: image of frame 2 of sequence s1 not found"
-    ):
+    with pytest.raises(InputError, match=r"s1/img1: image of frame 2 of sequence s1 not found"):
         builders.load_split("dancetrack", str(tmp_path), "train")
 
 

@@ -427,7 +427,7 @@ _SHARED_MEMORY_RUN = """
 import sys
 import jax
 import numpy as np
-sys.path[:0] = [{repo!r}, {repo!r} + "/tests"]
+sys.path[:0] = [{repo!r}, {repo!r} + "/tests/data_pipeline"]
 import data_pipeline as dp
 from test_data_pipeline import SAMPLER, SMALL_AUG, SMALL_PAD
 

@@ -21,7 +21,7 @@ from configs import bdd100k, memotr_bdd100k, synthetic_multiclass
 from sambamotr_jax import demo
 from sambamotr_jax.evaluation import split_eval, trackeval_scores
 from sambamotr_jax.formats import bdd100k_json
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.errors import InputError
 from sambamotr_jax.nn.boxes import inverse_sigmoid
 from sambamotr_jax.tracking import drawing, frame_step
 from sambamotr_jax.tracking.track_state import empty_track_state

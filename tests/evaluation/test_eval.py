@@ -14,7 +14,7 @@ import pytest
 
 from sambamotr_jax.evaluation import split_eval
 from sambamotr_jax.formats import mot_text
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.errors import InputError
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -215,7 +215,7 @@ def test_cli_score_mode(tmp_path):
 
     (results / "seq2.txt").write_text("1,1,10,40,50,100,1,-1,-1,-1\n1,2,10,40,50\n")
     proc = _run_eval("--score", f"--gt_root={gt_root}", f"--tracker_dir={results}")
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert f"{results / 'seq2.txt'}:2: 5 columns, at least 6 needed" in proc.stderr
     assert "Traceback" not in proc.stderr
 
@@ -234,9 +234,9 @@ def test_cli_track_mode_errors(tmp_path):
     (tmp_path / "ckpt").mkdir()
     common = [f"--config={config_file}", f"--workdir={tmp_path / 'out'}"]
     proc = _run_eval(*common, f"--checkpoint={tmp_path / 'missing'}")
-    assert proc.returncode == 1 and "missing: checkpoint not found" in proc.stderr
+    assert proc.returncode == 2 and "missing: checkpoint not found" in proc.stderr
     # --config.data.root overrides the config; the empty sequence is reported by name.
     proc = _run_eval(
         *common, f"--checkpoint={tmp_path / 'ckpt'}", f"--config.data.root={tmp_path / 'data'}"
     )
-    assert proc.returncode == 1 and "seq0/img1: empty sequence" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "seq0/img1: empty sequence" in proc.stderr, proc.stderr

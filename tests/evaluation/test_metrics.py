@@ -12,7 +12,7 @@ import trackeval
 
 from sambamotr_jax.evaluation import trackeval_scores
 from sambamotr_jax.formats import mot_text
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.errors import InputError
 
 # gt rows: (frame, id, x, y, w, h, mark, class, visibility); result rows: (frame, id, x, y, w, h).
 

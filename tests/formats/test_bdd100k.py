@@ -14,7 +14,7 @@ import trackeval
 
 from sambamotr_jax.evaluation import split_eval, teta, trackeval_scores
 from sambamotr_jax.formats import bdd100k_json
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.errors import InputError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "teta_official_numbers.json"
@@ -255,7 +255,7 @@ def test_eval_py_score_bdd100k(stored, tmp_path):
     frames[1]["labels"][0]["category"] = "person"
     (res_dir / "vid-b.json").write_text(json.dumps(frames))
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert (
         "vid-b.json: frame entry 1 ('vid-b-0000002.jpg'), label 0: unknown category 'person'"
         in done.stderr

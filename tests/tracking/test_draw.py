@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.errors import InputError
 from sambamotr_jax.tracking import drawing
 
 

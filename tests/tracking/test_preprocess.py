@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from sambamotr_jax.formats import frame_images
 from sambamotr_jax.tracking import frame_preprocess
 
 
@@ -24,13 +25,13 @@ def test_fixture_frames_reproduce_official_images(def_detr_fixture):
     ],
 )
 def test_resized_size_follows_official_rule(hw, expected):
-    assert frame_preprocess.resized_size(*hw, 800, 1536) == expected
+    assert frame_images.resized_size(*hw, 800, 1536) == expected
 
 
 def test_padding_to_multiple_of_32_with_mask():
     frame = np.full((100, 150, 3), 128, np.uint8)
     image, mask = frame_preprocess.preprocess_frame(frame, short_side=70, max_size=200)
-    assert frame_preprocess.resized_size(100, 150, 70, 200) == (70, 105)
+    assert frame_images.resized_size(100, 150, 70, 200) == (70, 105)
     assert image.shape == (96, 128, 3) and mask.shape == (96, 128)
     assert not mask[:70, :105].any() and mask[70:].all() and mask[:, 105:].all()
     assert (image[70:] == 0).all()
@@ -41,8 +42,3 @@ def test_padding_to_multiple_of_32_with_mask():
 def test_rejects_non_uint8_frames():
     with pytest.raises(ValueError, match="uint8"):
         frame_preprocess.preprocess_frame(np.zeros((10, 10, 3), np.float32))
-
-
-def test_load_rgb_names_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.jpg"):
-        frame_preprocess.load_rgb(tmp_path / "nope.jpg")

@@ -17,7 +17,7 @@ import pytest
 
 from configs import bft, synthetic, tiny
 from sambamotr_jax.evaluation import split_eval
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.errors import InputError
 from sambamotr_jax.training import train_loop
 from sambamotr_jax.weights import converted_checkpoint
 
