@@ -14,7 +14,7 @@ import json
 import jax
 import numpy as np
 import pytest
-from conftest import shared_path
+from tests.conftest import shared_path
 from flax import traverse_util
 
 from configs import dancetrack, memotr_dancetrack
