@@ -42,7 +42,7 @@ from flax import traverse_util  # noqa: E402
 
 from configs import dancetrack  # noqa: E402
 from sambamotr_jax.training import optimizer as O  # noqa: E402
-from sambamotr_jax.updaters.samba import Samba  # noqa: E402
+from sambamotr_jax.updaters.samba import Samba, SambaConfig  # noqa: E402
 from sambamotr_jax.weights import conversion, torch_state  # noqa: E402
 
 PREFIX = "query_updater.sequence_model."
@@ -129,7 +129,7 @@ def main() -> None:
         return {n: p.grad.double().numpy() for n, p in m.named_parameters() if p.grad is not None}
 
     def ours_grads(dtype) -> dict:
-        model = Samba(num_layers=4, d_model=D_MODEL, num_heads=4, ffn_dim=128)
+        model = Samba(SambaConfig(num_layers=4, d_model=D_MODEL, num_heads=4, ffn_dim=128))
         params = jax.tree.map(lambda x: jnp.asarray(x, dtype), ours_params)
 
         def pad(a):  # (T, ...) -> (K, ...), zeros after the live tracks
