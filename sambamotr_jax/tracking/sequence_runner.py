@@ -6,6 +6,7 @@ import pathlib
 from collections.abc import Iterator
 
 import tqdm
+from flax import traverse_util
 
 from sambamotr_jax import api
 from sambamotr_jax.formats import mot_text
@@ -69,15 +70,5 @@ def config_from_checkpoint(checkpoint_dir: str):
 
     config = common.get_config()
     saved = converted_checkpoint.load_model_config(checkpoint_dir)
-    config.model.update_from_flattened_dict(_flatten_dict(saved))
+    config.model.update_from_flattened_dict(traverse_util.flatten_dict(saved, sep="."))
     return config
-
-
-def _flatten_dict(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten_dict(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out

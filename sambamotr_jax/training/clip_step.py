@@ -81,6 +81,7 @@ from sambamotr_jax.detector.deformable_transformer import EncodedFrames
 from sambamotr_jax.model import LAYER_MAJOR_OUTPUTS, TrackingModel
 from sambamotr_jax.training import criterion as crit
 from sambamotr_jax.training import optimizer as optim_lib
+from sambamotr_jax.weights.torch_names import official_name
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -177,7 +178,7 @@ def _stop_frozen(params):
     """stop_gradient on the parameters the official code freezes."""
     flat = traverse_util.flatten_dict(params)
     flat = {
-        k: jax.lax.stop_gradient(v) if optim_lib.is_frozen(optim_lib.official_name(k)) else v
+        k: jax.lax.stop_gradient(v) if optim_lib.is_frozen(official_name(k)) else v
         for k, v in flat.items()
     }
     return traverse_util.unflatten_dict(flat)
