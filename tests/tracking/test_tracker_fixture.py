@@ -11,12 +11,12 @@ import json
 import jax
 import numpy as np
 import pytest
-from conftest import shared_path
 
 from configs import dancetrack, memotr_dancetrack
 from sambamotr_jax import api
 from sambamotr_jax.tracking import sequence_runner
 from sambamotr_jax.weights import conversion, torch_state
+from tests.conftest import shared_path
 
 CAPACITY = 20  # more than the 14-15 live tracks of the runs: padding must not change anything
 

@@ -14,7 +14,6 @@ import json
 import jax
 import numpy as np
 import pytest
-from conftest import shared_path
 from flax import traverse_util
 
 from configs import dancetrack, memotr_dancetrack
@@ -23,6 +22,7 @@ from sambamotr_jax.training import clip_step as TS
 from sambamotr_jax.training import criterion as C
 from sambamotr_jax.weights import conversion, torch_state
 from sambamotr_jax.weights.torch_names import official_name
+from tests.conftest import shared_path
 from tests.official_fixture import training_batch
 
 K = 12  # track capacity (the clips reach 7 live tracks)
