@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from sambamotr_jax.detector.deformable_detr import Detector
 from sambamotr_jax.updaters.memotr_updater import MemotrQueryUpdater
+from sambamotr_jax.updaters.samba import SambaConfig
 from sambamotr_jax.updaters.samba_updater import QueryUpdater
 
 # Detector outputs whose leading axis is the decoder layer (batch second); the others are batch-major.
@@ -24,8 +25,8 @@ def select_batch(out: dict, b: int) -> dict:
     return {k: (v[:, b] if k in LAYER_MAJOR_OUTPUTS else v[b]) for k, v in out.items()}
 
 
-class SambaMOTR(nn.Module):
-    """Detector + query updater.
+class TrackingModel(nn.Module):
+    """The composed tracker: detector + query updater (Samba: SambaMOTR; MeMOTR's: MeMOTR).
 
     Methods used by the tracker and the trainer (through `model.apply(..., method=...)`):
     `detect` (= `decode` after `encode`), `new_track_queries`, `update_queries`; `__call__` runs
@@ -49,10 +50,10 @@ class SambaMOTR(nn.Module):
         u = self.query_updater
         if self.is_memotr:
             return {"last_output": (u.hidden_dim,), "long_memory": (u.hidden_dim,)}
-        d_inner = u.expand * u.hidden_dim
+        s = u.samba
         return {
-            "hidden_state": (u.num_layers, d_inner, u.state_dim),
-            "conv_history": (u.num_layers, u.conv_dim, d_inner),
+            "hidden_state": (s.num_layers, s.d_inner, s.d_state),
+            "conv_history": (s.num_layers, s.d_conv, s.d_inner),
         }
 
     def detect(self, images, pad_mask, track_query_embed, track_ref_pts, track_mask):
@@ -145,8 +146,8 @@ class SambaMOTR(nn.Module):
         )
 
 
-def build_model(m) -> SambaMOTR:
-    """`config.model` -> `SambaMOTR` module (the one place config becomes module arguments)."""
+def build_model(m) -> TrackingModel:
+    """`config.model` -> `TrackingModel` (the one place config becomes module arguments)."""
     ffn_dim = m.ffn_dim or (2048 if m.use_dab else 1024)
     impl = m.ms_deform_attn_impl or None
     detector = Detector(
@@ -174,32 +175,37 @@ def build_model(m) -> SambaMOTR:
             update_threshold=m.update_thresh,
             long_memory_lambda=m.long_memory_lambda,
         )
-        return SambaMOTR(detector=detector, query_updater=updater)
+        return TrackingModel(detector=detector, query_updater=updater)
     if m.query_updater != "samba":
         raise ValueError(
             f"config.model.query_updater={m.query_updater!r}: expected 'samba' or 'memotr'"
         )
     s = m.samba
-    updater = QueryUpdater(
-        hidden_dim=m.hidden_dim,
-        ffn_dim=s.ffn_dim,
-        num_heads=s.num_heads,
-        state_dim=s.state_dim,
-        expand=s.expand,
+    samba = SambaConfig(
+        d_model=m.hidden_dim,
         num_layers=s.num_layers,
-        conv_dim=s.conv_dim,
+        d_state=s.state_dim,
+        expand=s.expand,
+        d_conv=s.conv_dim,
+        num_heads=s.num_heads,
+        ffn_dim=s.ffn_dim,
         with_self_attn=s.with_self_attn,
+        official_head_split=not s.standard_heads,
+    )
+    updater = QueryUpdater(
+        samba=samba,
         use_dab=m.use_dab,
         update_threshold=m.update_thresh,
         with_masking=s.masking,
         with_residual=s.residual,
-        official_head_split=not s.standard_heads,
         dropout=s.get("dropout", 0.0),  # SAMBA_DROPOUT (training only)
     )
-    return SambaMOTR(detector=detector, query_updater=updater)
+    return TrackingModel(detector=detector, query_updater=updater)
 
 
-def init_variables(model: SambaMOTR, rng: jax.Array, *, image_size: int = 64, capacity: int = 2):
+def init_variables(
+    model: TrackingModel, rng: jax.Array, *, image_size: int = 64, capacity: int = 2
+):
     """Fresh variables (parameter shapes do not depend on the dummy image size or capacity)."""
     images = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
     pad_mask = jnp.zeros((1, image_size, image_size), bool)

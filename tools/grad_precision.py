@@ -240,9 +240,9 @@ def _run(
     from sambamotr_jax import model as model_lib
     from sambamotr_jax.training import clip_step as TS
     from sambamotr_jax.training import criterion as C
-    from sambamotr_jax.training import optimizer as O
     from sambamotr_jax.weights import conversion
     from sambamotr_jax.weights import torch_state as torch_weights
+    from sambamotr_jax.weights.torch_names import official_name
 
     configs = {"official_def_detr": dancetrack, "official_memotr_dab_detr": memotr_dancetrack}
     meta = json.loads((root / "meta.json").read_text())
@@ -310,7 +310,7 @@ def _run(
     out = {"loss": np.float64(total)}
     for path, g in flat.items():
         g = np.asarray(g, np.float64)
-        name = O.official_name(path)
+        name = official_name(path)
         out[f"norm/{name}"] = np.float64(np.linalg.norm(g))
         if path[-1] == "kernel":  # Flax layout; store as is, compare by norm or after transpose
             out[f"leaf_kernel/{name}"] = np.int8(1)

@@ -41,9 +41,9 @@ import jax.numpy as jnp  # noqa: E402
 from flax import traverse_util  # noqa: E402
 
 from configs import dancetrack  # noqa: E402
-from sambamotr_jax.training import optimizer as O  # noqa: E402
-from sambamotr_jax.updaters.samba import Samba  # noqa: E402
+from sambamotr_jax.updaters.samba import Samba, SambaConfig  # noqa: E402
 from sambamotr_jax.weights import conversion, torch_state  # noqa: E402
+from sambamotr_jax.weights.torch_names import official_name  # noqa: E402
 
 PREFIX = "query_updater.sequence_model."
 D_MODEL = 256
@@ -129,7 +129,7 @@ def main() -> None:
         return {n: p.grad.double().numpy() for n, p in m.named_parameters() if p.grad is not None}
 
     def ours_grads(dtype) -> dict:
-        model = Samba(num_layers=4, d_model=D_MODEL, num_heads=4, ffn_dim=128)
+        model = Samba(SambaConfig(num_layers=4, d_model=D_MODEL, num_heads=4, ffn_dim=128))
         params = jax.tree.map(lambda x: jnp.asarray(x, dtype), ours_params)
 
         def pad(a):  # (T, ...) -> (K, ...), zeros after the live tracks
@@ -147,7 +147,7 @@ def main() -> None:
         grad = jax.grad(loss_fn) if args.no_jit else jax.jit(jax.grad(loss_fn))
         result = {}
         for path, g in traverse_util.flatten_dict(grad(params)).items():
-            name = O.official_name(("query_updater", "sequence_model", *path))[len(PREFIX) :]
+            name = official_name(("query_updater", "sequence_model", *path))[len(PREFIX) :]
             result[name] = np.asarray(g, np.float64)
         return result
 

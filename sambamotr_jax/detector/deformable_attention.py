@@ -13,9 +13,7 @@ from jax.ad_checkpoint import checkpoint_name
 
 from kernels import ms_deform_attn
 from sambamotr_jax.nn.lean_backward import softmax, zero_rows
-
-# The official transformer re-initializes every matrix with xavier_uniform.
-XAVIER = nn.initializers.xavier_uniform()
+from sambamotr_jax.nn.linear import XAVIER  # the official transformer's reset of every matrix
 
 # `checkpoint_name` s of the deformable attention's kernel inputs and output: a
 # `save_only_these_names` policy over a layer keeps these and recomputes the layer's cheap rest.

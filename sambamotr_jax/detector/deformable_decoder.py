@@ -1,5 +1,5 @@
 """Deformable-DETR decoder with iterative box refinement and the DAB variant (official
-`DeformableDecoder`), plus the small MLP used by the heads."""
+`DeformableDecoder`)."""
 
 from __future__ import annotations
 
@@ -9,68 +9,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from sambamotr_jax.detector.deformable_attention import SAVED_NAMES, XAVIER, MSDeformAttn
-from sambamotr_jax.detector.deformable_encoder import feed_forward, layer_norm
+from sambamotr_jax.detector.deformable_attention import SAVED_NAMES, MSDeformAttn
+from sambamotr_jax.detector.deformable_encoder import feed_forward
 from sambamotr_jax.nn.boxes import inverse_sigmoid, pos_to_pos_embed
-from sambamotr_jax.nn.lean_backward import relu
-
-
-class MLP(nn.Module):
-    """Official `MLP`: `num_layers` Linear layers (named `layers_i`), ReLU between them."""
-
-    hidden_dim: int
-    output_dim: int
-    num_layers: int
-    kernel_init: Callable = nn.initializers.lecun_normal()
-    last_kernel_init: Callable | None = None  # defaults to kernel_init
-    last_bias_init: Callable = nn.initializers.zeros
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        for i in range(self.num_layers):
-            last = i == self.num_layers - 1
-            x = nn.Dense(
-                self.output_dim if last else self.hidden_dim,
-                kernel_init=(self.last_kernel_init or self.kernel_init)
-                if last
-                else self.kernel_init,
-                bias_init=self.last_bias_init if last else nn.initializers.zeros,
-                name=f"layers_{i}",
-            )(x)
-            if not last:
-                x = relu(x)
-        return x
-
-
-class MultiheadAttention(nn.Module):
-    """PyTorch `nn.MultiheadAttention` (batch_first) with its raw `in_proj_weight` / `in_proj_bias`."""
-
-    embed_dim: int = 256
-    num_heads: int = 8
-
-    @nn.compact
-    def __call__(
-        self, query: jax.Array, key: jax.Array, value: jax.Array, key_padding_mask: jax.Array
-    ) -> jax.Array:
-        """query, key, value: (B, Q, C); key_padding_mask: (B, Q) True = ignored key -> (B, Q, C)."""
-        c, m = self.embed_dim, self.num_heads
-        d = c // m
-        w = self.param(
-            "in_proj_weight", nn.initializers.xavier_uniform(), (3 * c, c)
-        )  # torch (3C, C)
-        b = self.param("in_proj_bias", nn.initializers.zeros, (3 * c,))
-        q = query @ w[:c].T + b[:c]
-        k = key @ w[c : 2 * c].T + b[c : 2 * c]
-        v = value @ w[2 * c :].T + b[2 * c :]
-        bsz, nq, _ = q.shape
-        q = q.reshape(bsz, nq, m, d) * (1.0 / d) ** 0.5  # (B, Q, M, D)
-        k = k.reshape(bsz, k.shape[1], m, d)  # (B, K, M, D)
-        v = v.reshape(bsz, v.shape[1], m, d)  # (B, K, M, D)
-        logits = jnp.einsum("bqmd,bkmd->bmqk", q, k)  # (B, M, Q, K)
-        logits = jnp.where(key_padding_mask[:, None, None, :], -jnp.inf, logits)
-        attn = jax.nn.softmax(logits, axis=-1)
-        out = jnp.einsum("bmqk,bkmd->bqmd", attn, v).reshape(bsz, nq, c)  # (B, Q, C)
-        return nn.Dense(c, kernel_init=XAVIER, name="out_proj")(out)
+from sambamotr_jax.nn.linear import MLP, XAVIER
+from sambamotr_jax.nn.multihead_attention import MultiheadAttention
+from sambamotr_jax.nn.normalization import layer_norm
 
 
 class DeformableDecoderLayer(nn.Module):
@@ -123,8 +67,8 @@ class DeformableDecoderLayer(nn.Module):
         qk = tgt + query_pos
         tgt2 = MultiheadAttention(self.d_model, self.n_heads, name="self_attn")(
             qk, qk, tgt, query_mask
-        )
-        tgt = layer_norm("norm2")(tgt + tgt2)
+        )  # (B, Q, C)
+        tgt = layer_norm("norm2", lean_backward=True)(tgt + tgt2)
 
         def cross_attention(mdl, query, reference_points, src, src_padding_mask):
             del mdl  # the lifted transform's scope: the module below is the layer's
@@ -145,8 +89,10 @@ class DeformableDecoderLayer(nn.Module):
             policy = jax.checkpoint_policies.save_only_these_names(*keep)
             cross_attention = nn.remat(cross_attention, policy=policy)
         tgt2 = cross_attention(self, tgt + query_pos, reference_points, src, src_padding_mask)
-        tgt = layer_norm("norm1")(tgt + tgt2)
-        tgt = layer_norm("norm3")(tgt + feed_forward(self, tgt, self.recompute_ffn))
+        tgt = layer_norm("norm1", lean_backward=True)(tgt + tgt2)
+        tgt = layer_norm("norm3", lean_backward=True)(
+            tgt + feed_forward(self, tgt, self.recompute_ffn)
+        )
         if track_tgt is not None:
             tgt = jnp.concatenate((tgt, track_tgt), axis=1)
         return tgt
@@ -206,8 +152,10 @@ class DeformableDecoder(nn.Module):
         """
         nd = self.n_det_queries
         if self.use_dab:
-            query_scale = MLP(self.d_model, self.d_model, 2, XAVIER, name="query_scale")
-            ref_point_head = MLP(self.d_model, self.d_model, 2, XAVIER, name="ref_point_head")
+            query_scale = MLP(self.d_model, self.d_model, 2, kernel_init=XAVIER, name="query_scale")
+            ref_point_head = MLP(
+                self.d_model, self.d_model, 2, kernel_init=XAVIER, name="ref_point_head"
+            )
         output = tgt
         ref_backup = reference_points
         outputs, refs, inputs = [], [], []

@@ -9,8 +9,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sambamotr_jax.detector.deformable_attention import SAVED_NAMES, XAVIER, MSDeformAttn
-from sambamotr_jax.nn.lean_backward import LayerNorm, relu
+from sambamotr_jax.detector.deformable_attention import SAVED_NAMES, MSDeformAttn
+from sambamotr_jax.nn.lean_backward import relu
+from sambamotr_jax.nn.linear import XAVIER
+from sambamotr_jax.nn.normalization import layer_norm
 
 
 def feed_forward(layer: nn.Module, x: jax.Array, recompute: bool) -> jax.Array:
@@ -30,11 +32,6 @@ def feed_forward(layer: nn.Module, x: jax.Array, recompute: bool) -> jax.Array:
         return nn.Dense(layer.d_model, kernel_init=XAVIER, name="linear2")(relu(hidden))
 
     return (nn.remat(ffn) if recompute else ffn)(layer, x)
-
-
-def layer_norm(name: str) -> LayerNorm:
-    """PyTorch `nn.LayerNorm` numerics (eps 1e-5, two-pass variance), lean backward pass."""
-    return LayerNorm(epsilon=1e-5, name=name)
 
 
 class DeformableEncoderLayer(nn.Module):
@@ -78,11 +75,11 @@ class DeformableEncoderLayer(nn.Module):
                 self.implementation,
                 name="self_attn",
             )
-            src = layer_norm("norm1")(
+            src = layer_norm("norm1", lean_backward=True)(
                 src + attn(src + pos, reference_points, src, spatial_shapes, padding_mask)
             )
             ffn = feed_forward(self, src, self.recompute_ffn and not self.recompute)
-            return layer_norm("norm2")(src + ffn)
+            return layer_norm("norm2", lean_backward=True)(src + ffn)
 
         if self.recompute:
             policy = jax.checkpoint_policies.save_only_these_names(*SAVED_NAMES)

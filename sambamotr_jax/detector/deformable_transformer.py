@@ -12,6 +12,7 @@ import jax.numpy as jnp
 
 from sambamotr_jax.detector.deformable_decoder import DeformableDecoder
 from sambamotr_jax.detector.deformable_encoder import DeformableEncoder
+from sambamotr_jax.nn.linear import XAVIER
 
 
 def valid_ratio(mask: jax.Array) -> jax.Array:
@@ -60,9 +61,7 @@ class DeformableTransformer(nn.Module):
             "level_embed", nn.initializers.normal(1.0), (self.n_feature_levels, self.d_model)
         )
         if not self.use_dab:
-            self.reference_points = nn.Dense(
-                2, kernel_init=nn.initializers.xavier_uniform(), bias_init=nn.initializers.zeros
-            )
+            self.reference_points = nn.Dense(2, kernel_init=XAVIER, bias_init=nn.initializers.zeros)
         self.encoder = DeformableEncoder(
             self.n_enc_layers,
             self.d_model,

@@ -53,7 +53,7 @@ def frame_step(
     """One tracking step.
 
     Args:
-      model: the `SambaMOTR` Flax module (static).
+      model: the `TrackingModel` Flax module (static).
       params: tracker thresholds (static).
       variables: model variables.
       state: track state with capacity K.

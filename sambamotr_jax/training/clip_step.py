@@ -11,8 +11,8 @@ frames divided by the clip's number of ground-truth objects (over the whole batc
 Here the frames run under `jax.lax.scan` over a fixed-capacity track state (`TrainTracks`, K slots
 with a mask; nothing depends on the number of live tracks):
 
-* detection on frame t (`SambaMOTR.decode`, batched over B clips) on the frame's encoded
-  features (`SambaMOTR.encode`, frame by frame as the official loop; with `encode_clip_at_once`,
+* detection on frame t (`TrackingModel.decode`, batched over B clips) on the frame's encoded
+  features (`TrackingModel.encode`, frame by frame as the official loop; with `encode_clip_at_once`,
   on all T x B frames of the segment as one batch before the scan, since the backbone and encoder
   do not read the track queries);
 * per clip (vmap): `criterion.criterion_frame` (matching by id + Hungarian via the scipy host
@@ -21,8 +21,8 @@ with a mask; nothing depends on the number of live tracks):
   reset to -1; the official random placeholder track, id -2, when nothing is kept, its fields
   drawn from the step's rng like the official `torch.randn`), the fields of each kept track taken
   from its origin exactly as the official criterion builds them (previous: its query/reference/
-  updater state and this frame's outputs; new and unmatched: `SambaMOTR.new_track_queries`, with
-  `init_ref_pts` for unmatched), then `SambaMOTR.update_queries` in training mode;
+  updater state and this frame's outputs; new and unmatched: `TrackingModel.new_track_queries`, with
+  `init_ref_pts` for unmatched), then `TrackingModel.update_queries` in training mode;
 * the last frame's update is computed and dropped (the official code skips it; nothing reads it).
 
 NO_GRAD_FRAMES: the first `no_grad_frames` frames run in a separate scan with the parameters
@@ -79,9 +79,10 @@ from flax import traverse_util
 
 from sambamotr_jax.detector.deformable_transformer import EncodedFrames
 from sambamotr_jax.formats.frame_images import IMAGENET_MEAN, IMAGENET_STD
-from sambamotr_jax.model import LAYER_MAJOR_OUTPUTS, SambaMOTR
+from sambamotr_jax.model import LAYER_MAJOR_OUTPUTS, TrackingModel
 from sambamotr_jax.training import criterion as crit
 from sambamotr_jax.training import optimizer as optim_lib
+from sambamotr_jax.weights.torch_names import official_name
 
 FRAME_KEYS = ("images", "pad_mask", "boxes", "ids", "labels", "obj_mask")
 
@@ -158,7 +159,7 @@ class TrainTracks(NamedTuple):
 
 
 def empty_tracks(
-    model: SambaMOTR, batch_size: int, capacity: int, dtype=jnp.float32
+    model: TrackingModel, batch_size: int, capacity: int, dtype=jnp.float32
 ) -> TrainTracks:
     """No track (frame 0 of every clip); `dtype` of the float fields."""
     b, k = batch_size, capacity
@@ -176,7 +177,7 @@ def _stop_frozen(params):
     """stop_gradient on the parameters the official code freezes."""
     flat = traverse_util.flatten_dict(params)
     flat = {
-        k: jax.lax.stop_gradient(v) if optim_lib.is_frozen(optim_lib.official_name(k)) else v
+        k: jax.lax.stop_gradient(v) if optim_lib.is_frozen(official_name(k)) else v
         for k, v in flat.items()
     }
     return traverse_util.unflatten_dict(flat)
@@ -213,7 +214,7 @@ class FrameRecord(NamedTuple):
 
 
 def _frame(
-    model: SambaMOTR,
+    model: TrackingModel,
     params,
     buffers,
     tracks: TrainTracks,
@@ -341,13 +342,13 @@ def _detector_variables(params, buffers, dtype) -> dict:
 
 
 def _encode(model, det_variables, images, pad_mask, dtype) -> EncodedFrames:
-    """`SambaMOTR.encode` of N raw frames: images (N, H, W, 3), pad_mask (N, H, W)."""
+    """`TrackingModel.encode` of N raw frames: images (N, H, W, 3), pad_mask (N, H, W)."""
     images = _normalize_images(images, pad_mask).astype(dtype)
     return model.apply(det_variables, images, pad_mask, method="encode")
 
 
 def _encode_frames(model, params, buffers, frames, cfg) -> EncodedFrames:
-    """`SambaMOTR.encode` of all T x B `frames` as one batch -> leaves (T, B, ...)."""
+    """`TrackingModel.encode` of all T x B `frames` as one batch -> leaves (T, B, ...)."""
     dtype = jnp.dtype(cfg.compute_dtype)
     t, b = frames["images"].shape[:2]
     merge = lambda x: x.reshape(t * b, *x.shape[2:])
@@ -383,7 +384,7 @@ def _run_frames(model, params, buffers, tracks, frames, keys, cfg, *, grad: bool
 
 
 def clip_forward(
-    model: SambaMOTR, params, buffers, batch: dict, rng: jax.Array, cfg: ClipStepConfig
+    model: TrackingModel, params, buffers, batch: dict, rng: jax.Array, cfg: ClipStepConfig
 ) -> tuple[jax.Array, dict[str, jax.Array], FrameRecord]:
     """`clip_loss` that also returns the per-frame `FrameRecord` ((T, B, ...) arrays)."""
     batch = {name: jnp.asarray(batch[name]) for name in FRAME_KEYS}
@@ -423,7 +424,7 @@ def clip_forward(
 
 
 def clip_loss(
-    model: SambaMOTR, params, buffers, batch: dict, rng: jax.Array, cfg: ClipStepConfig
+    model: TrackingModel, params, buffers, batch: dict, rng: jax.Array, cfg: ClipStepConfig
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The official clip loss of a batch of clips.
 
@@ -466,7 +467,7 @@ class TrainState:
 
 
 def train_step(
-    model: SambaMOTR,
+    model: TrackingModel,
     optimizer: optax.GradientTransformation,
     state: TrainState,
     batch: dict,

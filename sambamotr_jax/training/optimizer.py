@@ -2,8 +2,8 @@
 gradient clipping, frozen backbone parts and ONLY_TRAIN_QUERY_UPDATER_AFTER.
 
 Official `train_engine.get_param_groups` groups parameters by substrings of their PyTorch names;
-`official_name` rebuilds that name from our parameter path (the inverse of the converter's rule in
-torch_weights.py), so the groups are decided by exactly the official keyword test:
+`torch_names.official_name` rebuilds that name from our parameter path (the converter's rule, the
+other way), so the groups are decided by exactly the official keyword test:
 
 * frozen: backbone parameters outside layer2/3/4 (`requires_grad=False` in the official
   `Backbone`: the stem conv and layer1; frozen-BN statistics are buffers, never parameters).
@@ -46,7 +46,6 @@ and ``config.train.epochs`` 20 [EPOCHS] (Cosine only).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -56,35 +55,13 @@ import numpy as np
 import optax
 from flax import traverse_util
 
+from sambamotr_jax.weights.torch_names import official_name
+
 GROUPS = ("frozen", "backbone", "points", "query_updater", "other")
 _BACKBONE_KEYWORDS = ("backbone.backbone",)
 _POINTS_KEYWORDS = ("reference_points", "sampling_offsets")
 _QUERY_UPDATER_KEYWORDS = ("query_updater",)
 _TRAINED_BACKBONE_LAYERS = ("layer2", "layer3", "layer4")
-_LEAF_NAMES = {"kernel": "weight", "scale": "weight", "embedding": "weight"}
-_INDEXED = re.compile(r"(.+)_(\d+)")
-
-
-def official_name(path: tuple[str, ...]) -> str:
-    """Our parameter path -> the official PyTorch parameter name.
-
-    ('detector', 'transformer', 'encoder', 'layers_0', 'self_attn', 'sampling_offsets', 'kernel')
-    -> 'transformer.encoder.layers.0.self_attn.sampling_offsets.weight';
-    ('query_updater', 'sequence_model', 'layers_0', 'mixer', 'A_log')
-    -> 'query_updater.sequence_model.layers.0.mixer.A_log'.
-    """
-    route, *rest = path
-    parts = [] if route == "detector" else [route]
-    for i, part in enumerate(rest):
-        if i == len(rest) - 1:
-            parts.append(_LEAF_NAMES.get(part, part))
-            continue
-        indices = []
-        while m := _INDEXED.fullmatch(part):
-            part, index = m.groups()
-            indices.insert(0, index)
-        parts.extend([part, *indices])
-    return ".".join(parts)
 
 
 def is_frozen(name: str) -> bool:

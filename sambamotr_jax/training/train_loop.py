@@ -28,6 +28,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import traverse_util
 
 import data_pipeline
 from data_pipeline import dataset_layouts as data_files
@@ -67,16 +68,6 @@ class NonFiniteLossError(FloatingPointError):
 # Workdir, data root and input.
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
-    return out
-
-
 def check_workdir(config, workdir: pathlib.Path) -> None:
     """Writes `config.json` into a new workdir; refuses a workdir that holds another config's run.
 
@@ -87,7 +78,7 @@ def check_workdir(config, workdir: pathlib.Path) -> None:
     current = json.loads(config.to_json_best_effort())
     if path.exists():
         saved = json.loads(path.read_text())
-        a, b = _flat(saved), _flat(current)
+        a, b = (traverse_util.flatten_dict(d, sep=".") for d in (saved, current))
         diffs = [
             f"{k}: workdir has {a.get(k, '<absent>')!r}, config has {b.get(k, '<absent>')!r}"
             for k in sorted(set(a) | set(b))

@@ -21,7 +21,6 @@ as zeros. Intermediates are sown into the ``'intermediates'`` collection under t
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import flax.linen as nn
@@ -29,46 +28,10 @@ import jax
 import jax.numpy as jnp
 
 from sambamotr_jax.nn.boxes import inverse_sigmoid, pos_to_pos_embed
-from sambamotr_jax.updaters.samba import FFN, dense, layer_norm
-from sambamotr_jax.updaters.samba_updater import MLP
-
-_HIGHEST = jax.lax.Precision.HIGHEST
-
-
-class MemoryAttention(nn.Module):
-    """torch ``nn.MultiheadAttention`` (batch first, bias, no dropout) with a key padding mask.
-
-    Parameters as torch stores them: packed ``in_proj_weight`` (3E, E) rows [q; k; v] in (out, in)
-    layout, ``in_proj_bias`` (3E,), and an ``out_proj`` Linear.
-    """
-
-    embed_dim: int = 256
-    num_heads: int = 8
-
-    @nn.compact
-    def __call__(
-        self, query: jax.Array, key: jax.Array, value: jax.Array, key_valid: jax.Array
-    ) -> jax.Array:
-        """query, key, value: (K, E); key_valid: (K,) bool -> (K, E)."""
-        e, h = self.embed_dim, self.num_heads
-        hd = e // h
-        w = self.param("in_proj_weight", nn.initializers.xavier_uniform(), (3 * e, e))
-        b = self.param("in_proj_bias", nn.initializers.zeros_init(), (3 * e,))
-
-        def project(x: jax.Array, i: int) -> jax.Array:
-            y = jnp.einsum("ki,oi->ko", x, w[i * e : (i + 1) * e], precision=_HIGHEST)
-            return (y + b[i * e : (i + 1) * e]).reshape(-1, h, hd)  # (K, E) -> (K, H, hd)
-
-        q = project(query, 0) / math.sqrt(hd)  # torch scales q before q k^T
-        k = project(key, 1)
-        v = project(value, 2)
-        v = jnp.where(key_valid[:, None, None], v, 0.0)
-        scores = jnp.einsum("qhd,khd->hqk", q, k, precision=_HIGHEST)  # (H, K, K)
-        scores = jnp.where(key_valid[None, None, :], scores, jnp.finfo(scores.dtype).min)
-        weights = jax.nn.softmax(scores, axis=-1)
-        out = jnp.einsum("hqk,khd->qhd", weights, v, precision=_HIGHEST)  # (K, H, hd)
-        out = out.reshape(out.shape[0], e)  # (K, H, hd) -> (K, E)
-        return nn.Dense(e, kernel_init=nn.initializers.xavier_uniform(), name="out_proj")(out)
+from sambamotr_jax.nn.linear import HIGHEST, MLP, XAVIER, dense
+from sambamotr_jax.nn.multihead_attention import MultiheadAttention
+from sambamotr_jax.nn.normalization import layer_norm
+from sambamotr_jax.updaters.samba import FFN
 
 
 class MemotrTracks(NamedTuple):
@@ -132,14 +95,20 @@ class MemotrQueryUpdater(nn.Module):
         query_pos = pos_to_pos_embed(jax.nn.sigmoid(ref_pts), num_pos_feats=c // 2)  # (K, 2C)
         memory = jax.lax.stop_gradient(long_memory)
 
-        weight = jax.nn.sigmoid(MLP(c, c, c, 2, name="confidence_weight_net_0")(output_embed))
-        short = MLP(2 * c, 2 * c, c, 2, name="short_memory_fusion")(
+        weight = jax.nn.sigmoid(
+            MLP(c, c, 2, kernel_init=XAVIER, torch_bias=True, name="confidence_weight_net_0")(
+                output_embed
+            )
+        )
+        short = MLP(2 * c, c, 2, kernel_init=XAVIER, torch_bias=True, name="short_memory_fusion")(
             jnp.concatenate([weight * output_embed, last_output], axis=-1)  # (K, 2C)
         )
-        query_pos = MLP(2 * c, c, c, 2, name="query_pos_head")(query_pos)  # (K, C)
-        attn = MemoryAttention(c, self.num_heads, name="memory_attn")(
-            short + query_pos, memory + query_pos, output_embed, live
-        )
+        query_pos = MLP(c, c, 2, kernel_init=XAVIER, torch_bias=True, name="query_pos_head")(
+            query_pos
+        )  # (K, C)
+        attn = MultiheadAttention(c, self.num_heads, HIGHEST, name="memory_attn")(
+            short + query_pos, memory + query_pos, output_embed, ~live
+        )  # (K, C)
         memory_norm_out = layer_norm("memory_norm")(output_embed + attn)
         tgt = FFN(c, self.ffn_dim, name="memory_ffn")(memory_norm_out)
         query_feat_norm_out = layer_norm("query_feat_norm")(memory + tgt)

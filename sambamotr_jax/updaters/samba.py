@@ -1,7 +1,7 @@
 """Samba: synchronized selective state-space models over a set of tracklets (one step per frame).
 
 Flax port of the official ``models/query_updaters/samba.py`` (+ ``attention.py``, ``ffn.py``);
-modules and parameters carry the official attribute names, so `torch_weights.fill_variables`
+modules and parameters carry the official attribute names, so `torch_state.fill_variables`
 loads the official ``query_updater.sequence_model.*`` tensors by rule.
 
 Tracks live in a fixed capacity of K slots: the T live tracks occupy slots 0..T-1 (the official
@@ -12,6 +12,7 @@ change live outputs.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -19,37 +20,41 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from sambamotr_jax.nn.linear import HIGHEST, XAVIER, dense, torch_uniform_bias
+from sambamotr_jax.nn.normalization import TORCH_LAYER_NORM_EPS, layer_norm
 from sambamotr_jax.updaters import selective_scan
 
-# Official LayerNorms are torch's default nn.LayerNorm (eps 1e-5, exact two-pass variance).
-LN_EPS = 1e-5
-_HIGHEST = jax.lax.Precision.HIGHEST
 
+@dataclasses.dataclass(frozen=True)
+class SambaConfig:
+    """Samba's hyperparameters (official yaml keys in brackets; defaults = DanceTrack
+    ``def_detr/train_residual_masking_sync_longer.yaml``)."""
 
-def layer_norm(name: str) -> nn.LayerNorm:
-    """torch ``nn.LayerNorm`` equivalent (eps 1e-5, two-pass variance)."""
-    return nn.LayerNorm(epsilon=LN_EPS, use_fast_variance=False, name=name)
+    d_model: int = 256  # token width [HIDDEN_DIM]
+    num_layers: int = 4  # residual Samba blocks [SAMBA_NUM_LAYERS]
+    d_state: int = 16  # SSM state size per channel [STATE_DIM]
+    expand: int = 2  # d_inner = expand * d_model [EXPAND]
+    d_conv: int = 4  # causal conv history length [CONV_DIM]
+    num_heads: int = 4  # synchronization attention heads [SAMBA_NUM_HEADS]
+    ffn_dim: int = 128  # synchronization FFN width [SAMBA_FFN_DIM]
+    num_attn_layers: int = 1  # synchronization layers [SAMBA_NUM_ATTN_LAYERS]
+    with_self_attn: bool = True  # synchronization on [WITH_SELF_ATTN]
+    with_self_attn_prior: bool = False  # synchronize before the input [WITH_SELF_ATTN_PRIOR]
+    with_conv: bool = True  # [SAMBA_WITH_CONV]
+    inner_layernorms: bool = False  # [SAMBA_WITH_INNER_LAYERNORMS]
+    with_input_layernorm: bool = True  # [SAMBA_WITH_INPUT_LAYERNORM]
+    official_head_split: bool = True  # the official head split of the synchronization
+    dt_rank: int | None = None  # None: ceil(d_model / 16) (official 'auto')
+    conv_bias: bool = True
+    bias: bool = False  # in_proj / out_proj biases
 
+    @property
+    def d_inner(self) -> int:
+        return self.expand * self.d_model
 
-def torch_uniform_bias(fan_in: int) -> Callable:
-    """torch's default Linear/Conv bias initializer, U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-    bound = 1.0 / math.sqrt(fan_in)
-
-    def init(key, shape, dtype=jnp.float32):
-        return jax.random.uniform(key, shape, dtype, -bound, bound)
-
-    return init
-
-
-def dense(features: int, fan_in: int, *, use_bias: bool = True, name: str) -> nn.Dense:
-    """torch ``nn.Linear`` as the official query updater initializes it (xavier weights)."""
-    return nn.Dense(
-        features,
-        use_bias=use_bias,
-        kernel_init=nn.initializers.xavier_uniform(),
-        bias_init=torch_uniform_bias(fan_in),
-        name=name,
-    )
+    @property
+    def rank(self) -> int:
+        return self.dt_rank if self.dt_rank is not None else math.ceil(self.d_model / 16)
 
 
 # The synchronization keeps the d_inner channels as the last (contiguous, vectorized) axis and
@@ -69,7 +74,7 @@ class DenseParams(nn.Module):
     in_features: int
     features: int
     use_bias: bool = True
-    kernel_init: Callable = nn.initializers.xavier_uniform()
+    kernel_init: Callable = XAVIER
     bias_init: Callable = nn.initializers.zeros_init()
 
     @nn.compact
@@ -114,7 +119,7 @@ def features_first_layer_norm(x: jax.Array, scale: jax.Array, bias: jax.Array) -
     mean = sum(x[i] for i in range(e)) / e  # (...)
     centered = x - mean  # (E, ...)
     var = sum(centered[i] * centered[i] for i in range(e)) / e  # (...)
-    y = centered * jax.lax.rsqrt(var + LN_EPS)
+    y = centered * jax.lax.rsqrt(var + TORCH_LAYER_NORM_EPS)
     return y * _along_first(scale, x.ndim) + _along_first(bias, x.ndim)
 
 
@@ -225,7 +230,7 @@ def _attend(q: jax.Array, k: jax.Array, v: jax.Array, valid: jax.Array) -> jax.A
     # product instead loses float32 precision in the gradients (docs/design.md).
     scores = jnp.where(valid, scores, jnp.finfo(scores.dtype).min)  # (H, B, Q, K)
     weights = jnp.where(valid, jax.nn.softmax(scores, axis=-1), 0.0)  # (H, B, Q, K)
-    return jnp.einsum("hbqk,hbdk->hbdq", weights, v, precision=_HIGHEST)  # (H, B, hd, Q)
+    return jnp.einsum("hbqk,hbdk->hbdq", weights, v, precision=HIGHEST)  # (H, B, hd, Q)
 
 
 def attend_in_blocks(
@@ -269,7 +274,7 @@ def _attend_in_blocks(q, k, v, valid, num_queries):
     return out[..., :nq]
 
 
-class MultiheadAttention(nn.Module):
+class SynchronizationAttention(nn.Module):
     """Official ``query_updaters/attention.py`` MultiheadAttention (batch first, no dropout).
 
     Raw projection parameters in torch layout (``q_proj_weight`` (E, E) as (out, in)), an
@@ -299,13 +304,11 @@ class MultiheadAttention(nn.Module):
         if not self.features_first:
             # (B, K, E) -> (E, K, B)
             query, key, value = (x.transpose(2, 1, 0) for x in (query, key, value))
-        xavier = nn.initializers.xavier_uniform()
-        zeros = nn.initializers.zeros_init()
 
         def project(name: str, x: jax.Array) -> jax.Array:
-            w = self.param(f"{name}_proj_weight", xavier, (e, e))  # (out, in), torch layout
-            b = self.param(f"{name}_proj_bias", zeros, (e,))
-            return jnp.einsum("oi,ikb->okb", w, x, precision=_HIGHEST) + b[:, None, None]
+            w = self.param(f"{name}_proj_weight", XAVIER, (e, e))  # (out, in), torch layout
+            b = self.param(f"{name}_proj_bias", nn.initializers.zeros_init(), (e,))
+            return jnp.einsum("oi,ikb->okb", w, x, precision=HIGHEST) + b[:, None, None]
 
         _, cap, bsz = query.shape
         indices, valid = head_split_indices(num_live, cap, h, self.official_head_split)
@@ -331,30 +334,7 @@ class MultiheadAttention(nn.Module):
 class SambaBlock(nn.Module):
     """One synchronized selective SSM step for all tracks (official ``SambaBlock``, the mixer)."""
 
-    d_model: int = 256
-    d_state: int = 16
-    expand: int = 2
-    dt_rank: int | None = None  # None: ceil(d_model / 16) (official 'auto')
-    d_conv: int = 4
-    conv_bias: bool = True
-    bias: bool = False
-    with_self_attn: bool = True
-    with_self_attn_prior: bool = False
-    num_attn_layers: int = 1
-    num_heads: int = 4
-    ffn_dim: int = 128
-    with_conv: bool = True
-    inner_layernorms: bool = False
-    with_input_layernorm: bool = True
-    official_head_split: bool = True
-
-    @property
-    def d_inner(self) -> int:
-        return self.expand * self.d_model
-
-    @property
-    def rank(self) -> int:
-        return self.dt_rank if self.dt_rank is not None else math.ceil(self.d_model / 16)
+    config: SambaConfig
 
     def sync_hidden_states(
         self, x: jax.Array, pos_emb: jax.Array, num_live: jax.Array | int
@@ -372,23 +352,24 @@ class SambaBlock(nn.Module):
         Returns:
           (K, d_inner, d_state).
         """
-        n = self.d_state
+        cfg = self.config
+        n = cfg.d_state
         x = x.transpose(2, 0, 1)  # (K, d_in, n) -> (n, K, d_in)
         pos_emb = pos_emb.T[:, None, :]  # (d_in, n) -> (n, 1, d_in)
-        for i in range(self.num_attn_layers):
+        for i in range(cfg.num_attn_layers):
             residual = x
             normed = features_first_layer_norm(x, *LayerNormParams(n, name=f"pre_norms_{i}")())
             normed = normed + pos_emb
-            attn = MultiheadAttention(
+            attn = SynchronizationAttention(
                 n,
-                self.num_heads,
-                self.official_head_split,
+                cfg.num_heads,
+                cfg.official_head_split,
                 features_first=True,
                 name=f"self_attn_layers_{i}",
             )
             x = attn(normed, normed, residual, num_live)
             x = features_first_layer_norm(x + residual, *LayerNormParams(n, name=f"norms_{i}")())
-            x = FFN(n, self.ffn_dim, features_first=True, name=f"ffn_layers_{i}")(x)
+            x = FFN(n, cfg.ffn_dim, features_first=True, name=f"ffn_layers_{i}")(x)
         return x.transpose(1, 2, 0)  # (n, K, d_in) -> (K, d_in, n)
 
     @nn.compact
@@ -412,47 +393,48 @@ class SambaBlock(nn.Module):
         Returns:
           (outputs (K, d_model), new hidden_state, new conv_history).
         """
-        d_in, n, rank = self.d_inner, self.d_state, self.rank
-        inputs_and_res = dense(2 * d_in, self.d_model, use_bias=self.bias, name="in_proj")(
+        cfg = self.config
+        d_in, n, rank = cfg.d_inner, cfg.d_state, cfg.rank
+        inputs_and_res = dense(2 * d_in, cfg.d_model, use_bias=cfg.bias, name="in_proj")(
             inputs
         )  # (K, 2 d_in)
         u, res = jnp.split(inputs_and_res, 2, axis=-1)  # (K, d_in) each
 
         # Roll the history left and write the current input in the last slot.
         conv_history = jnp.concatenate([conv_history[:, 1:], u[:, None]], axis=1)  # (K, l, d_in)
-        if self.with_conv:
+        if cfg.with_conv:
             conv = nn.Conv(
                 d_in,
-                kernel_size=(self.d_conv,),
+                kernel_size=(cfg.d_conv,),
                 padding="VALID",
                 feature_group_count=d_in,
-                use_bias=self.conv_bias,
-                kernel_init=nn.initializers.xavier_uniform(),
-                bias_init=torch_uniform_bias(self.d_conv),
-                precision=_HIGHEST,
+                use_bias=cfg.conv_bias,
+                kernel_init=XAVIER,
+                bias_init=torch_uniform_bias(cfg.d_conv),
+                precision=HIGHEST,
                 name="conv1d",
             )
             u = conv(conv_history)[:, 0]  # (K, 1, d_in) -> (K, d_in); needs l == d_conv
         else:
             u = conv_history[:, -1]
         u = nn.silu(u)
-        if self.with_input_layernorm:
+        if cfg.with_input_layernorm:
             u = layer_norm("input_layernorm")(u)
 
         # State-space parameters; A and the state stay float32.
         # Official quirk: A_log is (d_in, n), so the updater's reset_parameters overwrites the
         # Mamba initialization log(1..n) with xavier_uniform.
-        A_log = self.param("A_log", nn.initializers.xavier_uniform(), (d_in, n))
+        A_log = self.param("A_log", XAVIER, (d_in, n))
         D = self.param("D", nn.initializers.ones_init(), (d_in,))
         A = -jnp.exp(A_log.astype(jnp.promote_types(A_log.dtype, jnp.float32)))  # (d_in, n)
         dt_b_c = nn.Dense(
             rank + 2 * n,
             use_bias=False,
-            kernel_init=nn.initializers.xavier_uniform(),
+            kernel_init=XAVIER,
             name="x_proj",
         )(u)  # (K, rank + 2n)
         dt, B, C = jnp.split(dt_b_c, [rank, rank + n], axis=-1)  # (K, rank), (K, n), (K, n)
-        if self.inner_layernorms:
+        if cfg.inner_layernorms:
             dt = layer_norm("dt_layernorm")(dt)
             B = layer_norm("B_layernorm")(B)
             C = layer_norm("C_layernorm")(C)
@@ -460,16 +442,14 @@ class SambaBlock(nn.Module):
 
         delta_a, delta_b_u = selective_scan.discretize(delta, A, B, u)  # (K, d_in, n) each
         # Synchronization parameters exist (as in the official block) even when it is off.
-        position_embedding = self.param(
-            "position_embedding", nn.initializers.xavier_uniform(), (d_in, n)
-        )
+        position_embedding = self.param("position_embedding", XAVIER, (d_in, n))
         pos_emb_scaling = self.param("pos_emb_scaling", nn.initializers.zeros_init(), (1,))
         sync_scaling = jnp.exp(self.param("sync_scaling", nn.initializers.zeros_init(), (1,)))
         pos_emb = position_embedding * jnp.exp(pos_emb_scaling)  # (d_in, n)
 
         x = hidden_state.astype(jnp.promote_types(hidden_state.dtype, jnp.float32))
-        if self.with_self_attn:
-            if self.with_self_attn_prior:
+        if cfg.with_self_attn:
+            if cfg.with_self_attn_prior:
                 x = delta_a * x
                 x = x + sync_scaling * self.sync_hidden_states(x, pos_emb, num_live)
                 x = x + delta_b_u
@@ -480,7 +460,7 @@ class SambaBlock(nn.Module):
             x = delta_a * x + delta_b_u
         y = selective_scan.read_out(x, C, D, u)  # (K, d_in)
         y = y * nn.silu(res)
-        out = dense(self.d_model, d_in, use_bias=self.bias, name="out_proj")(y)  # (K, d_model)
+        out = dense(cfg.d_model, d_in, use_bias=cfg.bias, name="out_proj")(y)  # (K, d_model)
         return out, x, conv_history
 
 
@@ -500,20 +480,7 @@ class ResidualBlock(nn.Module):
 class Samba(nn.Module):
     """Stack of residual Samba blocks plus ``norm_f`` (official ``Samba``)."""
 
-    num_layers: int = 4
-    d_model: int = 256
-    d_state: int = 16
-    expand: int = 2
-    d_conv: int = 4
-    with_self_attn: bool = True
-    with_self_attn_prior: bool = False
-    num_attn_layers: int = 1
-    num_heads: int = 4
-    ffn_dim: int = 128
-    with_conv: bool = True
-    inner_layernorms: bool = False
-    with_input_layernorm: bool = True
-    official_head_split: bool = True
+    config: SambaConfig = SambaConfig()
 
     @nn.compact
     def __call__(
@@ -538,28 +505,14 @@ class Samba(nn.Module):
         Returns:
           (outputs (K, d_model), hidden_state, conv_history) with the input shapes.
         """
-        block_fields = dict(
-            d_model=self.d_model,
-            d_state=self.d_state,
-            expand=self.expand,
-            d_conv=self.d_conv,
-            with_self_attn=self.with_self_attn,
-            with_self_attn_prior=self.with_self_attn_prior,
-            num_attn_layers=self.num_attn_layers,
-            num_heads=self.num_heads,
-            ffn_dim=self.ffn_dim,
-            with_conv=self.with_conv,
-            inner_layernorms=self.inner_layernorms,
-            with_input_layernorm=self.with_input_layernorm,
-            official_head_split=self.official_head_split,
-        )
-        if conv_history.shape[2] != self.d_conv:
-            raise ValueError(f"conv history length {conv_history.shape[2]} != d_conv {self.d_conv}")
+        cfg = self.config
+        if conv_history.shape[2] != cfg.d_conv:
+            raise ValueError(f"conv history length {conv_history.shape[2]} != d_conv {cfg.d_conv}")
         states, histories = [], []
-        for i in range(self.num_layers):
+        for i in range(cfg.num_layers):
             if query_pos is not None:
                 query = query + query_pos
-            mixer = SambaBlock(**block_fields, parent=None)
+            mixer = SambaBlock(cfg, parent=None)
             query, h, c = ResidualBlock(mixer, name=f"layers_{i}")(
                 query, hidden_state[:, i], conv_history[:, i], num_live, rate
             )

@@ -26,31 +26,9 @@ import jax
 import jax.numpy as jnp
 
 from sambamotr_jax.nn.boxes import inverse_sigmoid, pos_to_pos_embed
-from sambamotr_jax.updaters.samba import FFN, Samba, dense, layer_norm
-
-
-class MLP(nn.Module):
-    """Official ``models/mlp.py``: Linear layers with ReLU between them (``layers_i``)."""
-
-    input_dim: int
-    hidden_dim: int
-    output_dim: int
-    num_layers: int
-    zero_init_last: bool = False  # official bbox_embed heads start at zero
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        dims_in = [self.input_dim] + [self.hidden_dim] * (self.num_layers - 1)
-        dims_out = [self.hidden_dim] * (self.num_layers - 1) + [self.output_dim]
-        for i, (d_in, d_out) in enumerate(zip(dims_in, dims_out, strict=True)):
-            if self.zero_init_last and i == self.num_layers - 1:
-                zeros = nn.initializers.zeros_init()
-                x = nn.Dense(d_out, kernel_init=zeros, bias_init=zeros, name=f"layers_{i}")(x)
-            else:
-                x = dense(d_out, d_in, name=f"layers_{i}")(x)
-            if i < self.num_layers - 1:
-                x = nn.relu(x)
-        return x
+from sambamotr_jax.nn.linear import MLP, XAVIER, dense
+from sambamotr_jax.nn.normalization import layer_norm
+from sambamotr_jax.updaters.samba import FFN, Samba, SambaConfig
 
 
 class UpdatedTracks(NamedTuple):
@@ -69,19 +47,8 @@ class QueryUpdater(nn.Module):
     DanceTrack ``def_detr/train_residual_masking_sync_longer.yaml`` configuration.
     """
 
-    hidden_dim: int = 256  # HIDDEN_DIM
-    ffn_dim: int = 128  # SAMBA_FFN_DIM (sync FFN and query_feat_ffn)
-    num_heads: int = 4  # SAMBA_NUM_HEADS
-    state_dim: int = 16  # STATE_DIM
-    expand: int = 2  # EXPAND
-    num_layers: int = 4  # SAMBA_NUM_LAYERS
-    num_attn_layers: int = 1  # SAMBA_NUM_ATTN_LAYERS
-    conv_dim: int = 4  # CONV_DIM
-    with_self_attn: bool = True  # WITH_SELF_ATTN (synchronization)
-    with_self_attn_prior: bool = False  # WITH_SELF_ATTN_PRIOR
-    with_conv: bool = True  # SAMBA_WITH_CONV
-    inner_layernorms: bool = False  # SAMBA_WITH_INNER_LAYERNORMS
-    with_input_layernorm: bool = True  # SAMBA_WITH_INPUT_LAYERNORM
+    samba: SambaConfig = SambaConfig()  # the sequence model; its d_model is HIDDEN_DIM and its
+    # ffn_dim (SAMBA_FFN_DIM) also sizes query_feat_ffn
     fps_invariant: bool = False  # FPS_INVARIANT: delta divided by rate = 1 / interval
     dropout: float = 0.0  # SAMBA_DROPOUT: whole-observation dropout (training only)
     use_dab: bool = False  # USE_DAB
@@ -92,7 +59,6 @@ class QueryUpdater(nn.Module):
     with_detach: bool = False  # DETACH (stop gradient into the previous query)
     with_ref_pts_residual: bool = False  # REF_PTS_RESIDUAL
     update_only_pos: bool = False  # UPDATE_ONLY_POS
-    official_head_split: bool = True  # reproduce the official synchronization head split
 
     @nn.compact
     def __call__(
@@ -117,7 +83,7 @@ class QueryUpdater(nn.Module):
           boxes: (K, 4) its predicted box this frame (sigmoid cxcywh).
           logits: (K, num_classes) its class logits this frame.
           hidden_state: (K, num_layers, d_inner, d_state) Samba SSM states.
-          conv_history: (K, num_layers, conv_dim, d_inner) Samba conv histories.
+          conv_history: (K, num_layers, d_conv, d_inner) Samba conv histories.
           live: (K,) bool, True for slots 0..T-1.
           interval: frame interval (used only when fps_invariant).
           deterministic: False applies the training-time observation dropout (rng 'dropout').
@@ -125,7 +91,7 @@ class QueryUpdater(nn.Module):
         Returns:
           `UpdatedTracks` with the input shapes; padded slots are zeros.
         """
-        c = self.hidden_dim
+        c = self.samba.d_model
         live = live.astype(bool)
         num_live = jnp.sum(live, dtype=jnp.int32)
 
@@ -142,7 +108,9 @@ class QueryUpdater(nn.Module):
             is_pos[:, None], inverse_sigmoid(jax.lax.stop_gradient(boxes)), ref_pts
         )  # (K, 4)
         output_pos = pos_to_pos_embed(jax.nn.sigmoid(ref_pts), num_pos_feats=c // 2)  # (K, 2C)
-        output_pos = MLP(2 * c, c, c, 2, name="query_pos_head")(output_pos)  # (K, C)
+        output_pos = MLP(c, c, 2, kernel_init=XAVIER, torch_bias=True, name="query_pos_head")(
+            output_pos
+        )  # (K, C)
 
         if self.with_masking:
             if not deterministic and self.dropout > 0.0:
@@ -153,23 +121,9 @@ class QueryUpdater(nn.Module):
             output_pos = jnp.where(is_pos[:, None], output_pos, 0.0)
 
         rate = 1.0 / interval if self.fps_invariant else 1.0
-        out, hidden_state, conv_history = Samba(
-            num_layers=self.num_layers,
-            d_model=c,
-            d_state=self.state_dim,
-            expand=self.expand,
-            d_conv=self.conv_dim,
-            with_self_attn=self.with_self_attn,
-            with_self_attn_prior=self.with_self_attn_prior,
-            num_attn_layers=self.num_attn_layers,
-            num_heads=self.num_heads,
-            ffn_dim=self.ffn_dim,
-            with_conv=self.with_conv,
-            inner_layernorms=self.inner_layernorms,
-            with_input_layernorm=self.with_input_layernorm,
-            official_head_split=self.official_head_split,
-            name="sequence_model",
-        )(output_embed, hidden_state, conv_history, output_pos, num_live, rate)
+        out, hidden_state, conv_history = Samba(self.samba, name="sequence_model")(
+            output_embed, hidden_state, conv_history, output_pos, num_live, rate
+        )
 
         # The official code updates every track with score >= 0 (all), "since Samba takes care of
         # masked observations from context"; update_only_pos restricts it to positive tracks.
@@ -184,7 +138,7 @@ class QueryUpdater(nn.Module):
 
         tgt = query_embed if self.use_dab else query_embed[:, c:]  # (K, C)
         if self.with_residual:
-            new_tgt = FFN(c, self.ffn_dim, name="query_feat_ffn")(out)
+            new_tgt = FFN(c, self.samba.ffn_dim, name="query_feat_ffn")(out)
             new_tgt = detach(tgt) + residual_scale("residual_scale") * new_tgt
             new_tgt = layer_norm("norm_emb")(new_tgt)
         else:
@@ -201,7 +155,18 @@ class QueryUpdater(nn.Module):
             query_embed = jnp.concatenate([pos, tgt], axis=-1)  # (K, 2C)
 
         if self.with_ref_pts_residual:
-            delta = MLP(c, c, 4, 3, zero_init_last=True, name="bbox_embed")(out)  # (K, 4)
+            zeros = nn.initializers.zeros_init()
+            bbox_embed = MLP(
+                c,
+                4,
+                3,
+                kernel_init=XAVIER,
+                torch_bias=True,
+                last_kernel_init=zeros,  # official box heads start at zero
+                last_bias_init=zeros,
+                name="bbox_embed",
+            )
+            delta = bbox_embed(out)  # (K, 4)
             ref_pts = jnp.where(update, ref_pts + delta, ref_pts)
 
         return UpdatedTracks(*map(clean, (query_embed, ref_pts, hidden_state, conv_history)))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-_HIGHEST = jax.lax.Precision.HIGHEST
+from sambamotr_jax.nn.linear import HIGHEST
 
 
 def discretize(
@@ -45,7 +45,7 @@ def discretize(
 
 def read_out(x: jax.Array, C: jax.Array, D: jax.Array, u: jax.Array) -> jax.Array:
     """``y = x . C + D * u``: x (..., d, n), C (..., n), D (d,), u (..., d) -> (..., d)."""
-    return jnp.einsum("...dn,...n->...d", x, C, precision=_HIGHEST) + u * D
+    return jnp.einsum("...dn,...n->...d", x, C, precision=HIGHEST) + u * D
 
 
 def selective_scan_step(

@@ -19,8 +19,7 @@ import tempfile
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
-
-from sambamotr_jax.weights.torch_state import _flatten
+from flax import traverse_util
 
 VARIABLES = "variables"
 MODEL_JSON = "model.json"
@@ -94,8 +93,8 @@ def load_variables(directory: str | pathlib.Path, model_config: dict, template) 
         )
     with ocp.StandardCheckpointer() as ckptr:
         restored = ckptr.restore((directory / VARIABLES).absolute())
-    want = {p: tuple(x.shape) for p, x in _flatten(template).items()}
-    have = {p: tuple(np.shape(x)) for p, x in _flatten(restored).items()}
+    want = {p: tuple(x.shape) for p, x in traverse_util.flatten_dict(template).items()}
+    have = {p: tuple(np.shape(x)) for p, x in traverse_util.flatten_dict(restored).items()}
     problems = [f"missing {'/'.join(p)}" for p in want if p not in have]
     problems += [f"unexpected {'/'.join(p)}" for p in have if p not in want]
     problems += [

@@ -1,18 +1,8 @@
-"""Official PyTorch checkpoints -> Flax variables: safe reading and the key mapping rule.
+"""Official PyTorch checkpoints -> Flax variables: safe reading and filling.
 
-The Flax modules are named after the official PyTorch attributes, so conversion is a rule, not a
-table:
-
-* the model's variables are ``{'params': {'detector': ..., 'query_updater': ...}, 'buffers':
-  {...}}``; official keys starting with ``query_updater.`` go to the ``query_updater`` subtree,
-  every other key to ``detector``;
-* a numeric component joins the name before it: ``layers.0.norm1`` -> ``layers_0/norm1`` (the
-  names Flax gives to list-valued submodules);
-* the leaf keeps its name when the Flax module has a leaf of that name (raw ``nn.Parameter`` s such
-  as ``det_query_embed``, ``A_log``, ``in_proj_weight``, frozen-BatchNorm buffers); otherwise a
-  ``weight`` becomes ``kernel`` (transposed to Flax layout: Linear (O, I) -> (I, O), Conv2d
-  (O, I, kh, kw) -> (kh, kw, I, O), Conv1d (O, I, k) -> (k, I, O)), ``scale`` (LayerNorm,
-  GroupNorm) or ``embedding`` (nn.Embedding).
+Official names map to our variable paths by the rule of `torch_names` (`flax_path`); a torch
+``weight`` that becomes a ``kernel`` is transposed to Flax layout: Linear (O, I) -> (I, O), Conv2d
+(O, I, kh, kw) -> (kh, kw, I, O), Conv1d (O, I, k) -> (k, I, O).
 
 Leaves are looked up in every collection of the template (``params``, then ``buffers``).
 Reading never executes code from the pickle: ``torch.load(weights_only=True)`` with only
@@ -28,13 +18,13 @@ import re
 from collections.abc import Mapping
 
 import numpy as np
+from flax import traverse_util
+
+from sambamotr_jax.weights.torch_names import flax_path
 
 # Official keys that alias another key's tensor (stored once by the official code's weight
 # tying); they are checked for equality with their canonical key and not written twice.
 ALIASES: tuple[tuple[str, str], ...] = (("transformer.decoder.bbox_embed.", "bbox_embed."),)
-
-# Top-level routing of official keys into our model's subtrees.
-QUERY_UPDATER_PREFIX = "query_updater."
 
 
 def load_torch_checkpoint(path: str | pathlib.Path) -> dict[str, np.ndarray]:
@@ -72,20 +62,6 @@ def load_torch_checkpoint(path: str | pathlib.Path) -> dict[str, np.ndarray]:
     return out
 
 
-def torch_key_to_path(key: str) -> tuple[str, ...]:
-    """``transformer.encoder.layers.0.norm1.weight`` -> (..., 'layers_0', 'norm1', 'weight')."""
-    route = "query_updater" if key.startswith(QUERY_UPDATER_PREFIX) else "detector"
-    if route == "query_updater":
-        key = key[len(QUERY_UPDATER_PREFIX) :]
-    parts: list[str] = [route]
-    for part in key.split("."):
-        if part.isdigit() and len(parts) > 1:
-            parts[-1] = f"{parts[-1]}_{part}"
-        else:
-            parts.append(part)
-    return tuple(parts)
-
-
 def _to_flax_layout(leaf: str, array: np.ndarray) -> np.ndarray:
     if leaf != "kernel":
         return array
@@ -96,29 +72,6 @@ def _to_flax_layout(leaf: str, array: np.ndarray) -> np.ndarray:
     if array.ndim == 3:  # Conv1d (O, I, k) -> (k, I, O)
         return array.transpose(2, 1, 0)
     return array
-
-
-_LEAF_CANDIDATES = {"weight": ("weight", "kernel", "scale", "embedding")}
-
-
-def _flatten(tree: Mapping, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], object]:
-    out = {}
-    for k, v in tree.items():
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, prefix + (k,)))
-        else:
-            out[prefix + (k,)] = v
-    return out
-
-
-def _unflatten(flat: Mapping[tuple[str, ...], object]) -> dict:
-    out: dict = {}
-    for path, v in flat.items():
-        node = out
-        for k in path[:-1]:
-            node = node.setdefault(k, {})
-        node[path[-1]] = v
-    return out
 
 
 @dataclasses.dataclass
@@ -162,13 +115,9 @@ def fill_variables(
       (variables, report): every template leaf replaced by the checkpoint's array where one maps
       to it; the others kept as in the template and listed in ``report.missing``.
     """
-    flat = {
-        (coll,) + path: leaf
-        for coll, tree in template.items()
-        for path, leaf in _flatten(tree).items()
-    }
+    flat = traverse_util.flatten_dict(template)  # (collection, *path) -> leaf
     by_module: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
-    for full in flat:
+    for full in flat:  # module path -> leaf name -> full path, over all collections
         coll, *path = full
         by_module.setdefault(tuple(path[:-1]), {})[path[-1]] = full
     report = ConversionReport()
@@ -181,12 +130,11 @@ def fill_variables(
                 report.mis_shaped.append(f"{key}: differs from its tied key {alias_of}")
             report.aliases.append(key)
             continue
-        *module, leaf = torch_key_to_path(key)
-        leaves = by_module.get(tuple(module), {})
-        target = next((leaves[c] for c in _LEAF_CANDIDATES.get(leaf, (leaf,)) if c in leaves), None)
-        if target is None:
+        path = flax_path(key, by_module)
+        if path is None:
             report.unexpected.append(key)
             continue
+        target = by_module[path[:-1]][path[-1]]
         value = _to_flax_layout(target[-1], np.asarray(array))
         want = tuple(flat[target].shape)
         if value.shape != want:
@@ -196,7 +144,7 @@ def fill_variables(
         filled.add(target)
         report.loaded.append(key)
     report.missing = ["/".join(p) for p in flat if p not in filled]
-    return _unflatten(out), report
+    return traverse_util.unflatten_dict(out), report
 
 
 # ---------------------------------------------------------------------------------------------

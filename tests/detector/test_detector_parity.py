@@ -17,11 +17,8 @@ import numpy as np
 import pytest
 
 from sambamotr_jax.detector.deformable_detr import Detector
-from sambamotr_jax.weights.torch_state import (
-    QUERY_UPDATER_PREFIX,
-    fill_variables,
-    load_torch_checkpoint,
-)
+from sambamotr_jax.weights.torch_names import QUERY_UPDATER_PREFIX
+from sambamotr_jax.weights.torch_state import fill_variables, load_torch_checkpoint
 from tests.official_fixture import OUTPUT_KEYS
 
 CAPACITY = 16  # track slots; the fixtures have at most 12 live tracks per frame

@@ -36,7 +36,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 @dataclasses.dataclass(frozen=True)
 class ScriptedModel:
-    """Stands in for `SambaMOTR` in `frame_step.frame_step`: the detector's class scores
+    """Stands in for `TrackingModel` in `frame_step.frame_step`: the detector's class scores
     come from `variables` (`det` (Qd, C) for the detection queries, `track` (K, C) per track
     slot), boxes are fixed, the query updater keeps the queries."""
 

@@ -17,6 +17,7 @@ from configs import common
 from data_pipeline.builders import SequenceIndex
 from data_pipeline.grain_loader import ClipPlan
 from sambamotr_jax.training import optimizer as O
+from sambamotr_jax.weights.torch_names import official_name
 
 
 def optim_config(**overrides) -> ml_collections.ConfigDict:
@@ -77,7 +78,7 @@ CASES = [
 
 @pytest.mark.parametrize("path, name, group", CASES)
 def test_official_names_and_groups(path, name, group):
-    assert O.official_name(path) == name
+    assert official_name(path) == name
     assert O.group_of(name) == group
 
 
@@ -185,7 +186,7 @@ def test_adamw_groups_clipping_match_torch():
     tparams = {k: torch.tensor(v, requires_grad=True) for k, v in flat.items()}
     groups = {g: [] for g in ("backbone", "points", "query_updater", "other")}
     for k, p in tparams.items():
-        g = O.group_of(O.official_name(k))
+        g = O.group_of(official_name(k))
         if g == "frozen":
             p.requires_grad_(False)
         else:

@@ -17,6 +17,7 @@ from sambamotr_jax import model as model_lib
 from sambamotr_jax.training import clip_step as TS
 from sambamotr_jax.training import criterion as C
 from sambamotr_jax.training import optimizer as O
+from sambamotr_jax.weights.torch_names import official_name
 
 B, T, S, M, K = (
     2,
@@ -112,7 +113,7 @@ def baseline(setup):
 
 
 def _flat(tree):
-    return {O.official_name(k): np.asarray(v) for k, v in traverse_util.flatten_dict(tree).items()}
+    return {official_name(k): np.asarray(v) for k, v in traverse_util.flatten_dict(tree).items()}
 
 
 def test_clip_step_config_reads_the_official_fields():

@@ -14,15 +14,15 @@ import json
 import jax
 import numpy as np
 import pytest
-from tests.conftest import shared_path
 from flax import traverse_util
 
 from configs import dancetrack, memotr_dancetrack
 from sambamotr_jax import model as model_lib
 from sambamotr_jax.training import clip_step as TS
 from sambamotr_jax.training import criterion as C
-from sambamotr_jax.training import optimizer as O
 from sambamotr_jax.weights import conversion, torch_state
+from sambamotr_jax.weights.torch_names import official_name
+from tests.conftest import shared_path
 from tests.official_fixture import training_batch
 
 K = 12  # track capacity (the clips reach 7 live tracks)
@@ -93,8 +93,8 @@ def run(request):
         jax.value_and_grad(loss_fn, has_aux=True), compiler_options=FULL_CPU_OPTIMIZATION
     )(variables["params"])
     flat = traverse_util.flatten_dict(grads)
-    leaves = {O.official_name(k): k[-1] for k in flat}  # 'kernel' leaves are transposed
-    grads = {O.official_name(k): np.asarray(v) for k, v in flat.items()}
+    leaves = {official_name(k): k[-1] for k in flat}  # 'kernel' leaves are transposed
+    grads = {official_name(k): np.asarray(v) for k, v in flat.items()}
     return {
         "name": name,
         "z": z,

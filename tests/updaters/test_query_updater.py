@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sambamotr_jax.updaters.samba import SambaConfig
 from sambamotr_jax.updaters.samba_updater import QueryUpdater
 from sambamotr_jax.weights.torch_state import fill_variables, load_torch_checkpoint
 
@@ -133,7 +134,10 @@ def test_official_parity_per_frame(def_detr_fixture):
 
 # ---------------------------------------------------------------------------------------------
 # Tiny model tests (random weights).
-TINY = dict(hidden_dim=32, ffn_dim=16, num_heads=4, state_dim=8, num_layers=2, update_threshold=0.5)
+TINY = dict(
+    samba=SambaConfig(d_model=32, ffn_dim=16, num_heads=4, d_state=8, num_layers=2),
+    update_threshold=0.5,
+)
 
 
 def _tiny_inputs(K, rng):

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from sambamotr_jax.updaters import selective_scan
-from sambamotr_jax.updaters.samba import MultiheadAttention, Samba, head_split_indices
+from sambamotr_jax.updaters.samba import (
+    Samba,
+    SambaConfig,
+    SynchronizationAttention,
+    head_split_indices,
+)
 
 
 def test_associative_scan_equals_step_recurrence():
@@ -78,7 +83,7 @@ def _official_attention_numpy(params, query, key, value, num_heads, official=Tru
 @pytest.mark.parametrize("official", [True, False])
 def test_sync_attention_matches_official_view_semantics(official):
     E, heads, K, batch = 16, 4, 8, 3
-    attn = MultiheadAttention(E, heads, official_head_split=official)
+    attn = SynchronizationAttention(E, heads, official_head_split=official)
     rng = np.random.default_rng(1)
     q, k, v = (rng.normal(size=(batch, K, E)).astype(np.float32) for _ in range(3))
     params = jax.jit(attn.init)(jax.random.key(0), q, k, v, K)["params"]
@@ -112,7 +117,7 @@ def _tiny_samba_inputs(K, rng):
 
 
 def test_samba_padding_never_changes_live_outputs():
-    model = Samba(num_layers=2, d_model=32, d_state=8, num_heads=4, ffn_dim=16)
+    model = Samba(SambaConfig(num_layers=2, d_model=32, d_state=8, num_heads=4, ffn_dim=16))
     rng = np.random.default_rng(2)
     T, K = 5, 9
     live_inputs = _tiny_samba_inputs(T, rng)

@@ -10,8 +10,8 @@ from flax import traverse_util
 
 from configs import dancetrack, memotr_bdd100k, tiny
 from sambamotr_jax import model as model_lib
-from sambamotr_jax.training import optimizer
 from sambamotr_jax.weights import conversion, torch_state
+from sambamotr_jax.weights.torch_names import official_name
 
 
 def read_key_list(path):
@@ -229,7 +229,7 @@ def test_coco_init_for_8_classes_keeps_the_fresh_class_heads():
         for path, leaf in traverse_util.flatten_dict(coll).items():
             if path[0] == "query_updater":
                 continue  # a detector checkpoint
-            name = optimizer.official_name(path)
+            name = official_name(path)
             name = queries.get(name, name)
             for old, new in renames:
                 name = new + name[len(old) :] if name.startswith(old) else name
