@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from sambamotr_jax.detector.deformable_attention import SAVED_NAMES, MSDeformAttn
 from sambamotr_jax.detector.deformable_encoder import feed_forward
-from sambamotr_jax.nn.boxes import inverse_sigmoid, pos_to_pos_embed
+from sambamotr_jax.nn.box_ops import inverse_sigmoid, pos_to_pos_embed
 from sambamotr_jax.nn.linear import MLP, XAVIER
 from sambamotr_jax.nn.multihead_attention import MultiheadAttention
 from sambamotr_jax.nn.normalization import layer_norm

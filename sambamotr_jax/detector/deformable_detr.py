@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from sambamotr_jax.detector.backbone import BackboneWithPE, resnet_out_channels
 from sambamotr_jax.detector.deformable_transformer import DeformableTransformer, EncodedFrames
-from sambamotr_jax.nn.boxes import inverse_sigmoid
+from sambamotr_jax.nn.box_ops import inverse_sigmoid
 from sambamotr_jax.nn.linear import MLP, XAVIER
 from sambamotr_jax.nn.position_encoding import resize_mask, sine_position_embedding
 from sambamotr_jax.nn.small_map_conv import Conv

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from sambamotr_jax import model as model_lib
-from sambamotr_jax.nn.boxes import box_cxcywh_to_xyxy
+from sambamotr_jax.nn.box_ops import box_cxcywh_to_xyxy
 from sambamotr_jax.tracking.track_state import TrackState, compact_order, gather_rows
 
 

@@ -39,7 +39,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from sambamotr_jax.nn import boxes
+from sambamotr_jax.nn import box_ops
 from sambamotr_jax.training import matcher
 
 # Where a next-frame track slot takes its fields from (TrackSelection.source).
@@ -126,16 +126,16 @@ def sigmoid_focal_loss(
 
 def _paired_giou(a_cxcywh: jax.Array, b_cxcywh: jax.Array) -> jax.Array:
     """GIoU of each pair (a[i], b[i]), (N, 4) x (N, 4) -> (N,)."""
-    a = boxes.box_cxcywh_to_xyxy(a_cxcywh)
-    b = boxes.box_cxcywh_to_xyxy(b_cxcywh)
-    return jax.vmap(lambda x, y: boxes.generalized_box_iou(x[None], y[None])[0, 0])(a, b)
+    a = box_ops.box_cxcywh_to_xyxy(a_cxcywh)
+    b = box_ops.box_cxcywh_to_xyxy(b_cxcywh)
+    return jax.vmap(lambda x, y: box_ops.generalized_box_iou(x[None], y[None])[0, 0])(a, b)
 
 
 def _paired_iou(a_cxcywh: jax.Array, b_cxcywh: jax.Array) -> jax.Array:
     """IoU of each pair (a[i], b[i]), (N, 4) x (N, 4) -> (N,)."""
-    a = boxes.box_cxcywh_to_xyxy(a_cxcywh)
-    b = boxes.box_cxcywh_to_xyxy(b_cxcywh)
-    return jax.vmap(lambda x, y: boxes.box_iou(x[None], y[None])[0][0, 0])(a, b)
+    a = box_ops.box_cxcywh_to_xyxy(a_cxcywh)
+    b = box_ops.box_cxcywh_to_xyxy(b_cxcywh)
+    return jax.vmap(lambda x, y: box_ops.box_iou(x[None], y[None])[0][0, 0])(a, b)
 
 
 _SAFE_BOX = jnp.array([0.5, 0.5, 0.5, 0.5])  # stands in for unmatched pairs: no NaN, no gradient

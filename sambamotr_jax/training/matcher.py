@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 
-from sambamotr_jax.nn import boxes
+from sambamotr_jax.nn import box_ops
 
 
 def focal_class_cost(
@@ -80,8 +80,8 @@ def match_cost(
     pred_boxes = jax.lax.stop_gradient(pred_boxes)
     c_class = focal_class_cost(pred_logits, gt_labels, alpha=alpha, gamma=gamma)
     c_bbox = jnp.abs(pred_boxes[:, None, :] - gt_boxes[None, :, :]).sum(-1)  # (N, M), cdist p=1
-    c_giou = -boxes.generalized_box_iou(
-        boxes.box_cxcywh_to_xyxy(pred_boxes), boxes.box_cxcywh_to_xyxy(gt_boxes)
+    c_giou = -box_ops.generalized_box_iou(
+        box_ops.box_cxcywh_to_xyxy(pred_boxes), box_ops.box_cxcywh_to_xyxy(gt_boxes)
     )
     return cost_bbox * c_bbox + cost_class * c_class + cost_giou * c_giou
 

@@ -25,7 +25,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from sambamotr_jax.nn.boxes import inverse_sigmoid, pos_to_pos_embed
+from sambamotr_jax.nn.box_ops import inverse_sigmoid, pos_to_pos_embed
 from sambamotr_jax.nn.linear import MLP, XAVIER, dense
 from sambamotr_jax.nn.normalization import layer_norm
 from sambamotr_jax.updaters.samba import FFN, Samba, SambaConfig

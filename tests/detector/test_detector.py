@@ -13,7 +13,7 @@ from flax.traverse_util import flatten_dict
 
 from sambamotr_jax.detector.backbone import FrozenBatchNorm2d, resnet_out_channels
 from sambamotr_jax.detector.deformable_detr import Detector
-from sambamotr_jax.nn.boxes import inverse_sigmoid
+from sambamotr_jax.nn.box_ops import inverse_sigmoid
 from sambamotr_jax.nn.position_encoding import nearest_indices, resize_mask, sine_position_embedding
 
 H, W = 64, 96

@@ -22,7 +22,7 @@ from sambamotr_jax import demo
 from sambamotr_jax.evaluation import split_eval, trackeval_scores
 from sambamotr_jax.formats import bdd100k_json
 from sambamotr_jax.formats.errors import InputError
-from sambamotr_jax.nn.boxes import inverse_sigmoid
+from sambamotr_jax.nn.box_ops import inverse_sigmoid
 from sambamotr_jax.tracking import drawing, frame_step
 from sambamotr_jax.tracking.track_state import empty_track_state
 from sambamotr_jax.training import train_loop

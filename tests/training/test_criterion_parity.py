@@ -13,6 +13,7 @@ import jax
 import numpy as np
 import pytest
 
+from sambamotr_jax.nn import box_ops
 from sambamotr_jax.training import criterion as C
 
 D = 300  # detection queries
@@ -156,7 +157,7 @@ def _run_clip(fixture_dir, assignment="scipy"):
                 unmatched=f("init_ref_pts")[:D],
             )
             positive = jax.nn.sigmoid(next_logits).max(-1) > config.update_threshold
-            ref = np.where(positive[:, None], boxes.inverse_sigmoid(next_boxes), ref)
+            ref = np.where(positive[:, None], box_ops.inverse_sigmoid(next_boxes), ref)
             np.testing.assert_allclose(ref[:kept], f("next_tracks_ref_pts"), atol=1e-5)
             if f"f{t}/next_tracks_iou" in z.files:  # MeMOTR fixture stores these too
                 np.testing.assert_allclose(
