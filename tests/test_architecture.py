@@ -71,3 +71,15 @@ def test_every_package_says_what_lives_there_and_what_it_may_import():
             assert doc, f"{init.relative_to(REPO)} has no docstring"
             if init.parent != REPO / "configs":
                 assert "import" in doc.lower(), f"{init.relative_to(REPO)}: say what it may import"
+
+
+def test_design_doc_names_every_module():
+    design = (REPO / "docs" / "design.md").read_text()
+    unnamed = [
+        str(path.relative_to(REPO))
+        for package in PACKAGES
+        if package != "configs"
+        for path in _modules(package)
+        if path.name != "__init__.py" and str(path.relative_to(REPO)) not in design
+    ]
+    assert not unnamed, f"docs/design.md does not name {unnamed}"
