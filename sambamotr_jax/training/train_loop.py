@@ -7,6 +7,7 @@ Workdir layout:
     config.json                 the run's config (a restart with another config is refused)
     checkpoints/<step>/         Orbax checkpoints: TrainState + input iterator state
     metrics.jsonl, eval.jsonl   logged training scalars and evaluation scores (run_log.py)
+    .lock                       held by the running run (workdir_lock.py: one run per workdir)
     tb/                         TensorBoard
     exports/step_<N>/           the parameters evaluated at step N, as a converted checkpoint
                                 (eval.py / track.py take it as --checkpoint)
@@ -38,7 +39,7 @@ from sambamotr_jax.formats.mot_text import InputError
 from sambamotr_jax.runtime import mesh as mesh_lib
 from sambamotr_jax.tracking import sequence_runner
 from sambamotr_jax.training import clip_step as step_lib
-from sambamotr_jax.training import optimizer, run_checkpoints, run_log
+from sambamotr_jax.training import config_checks, optimizer, run_checkpoints, run_log, workdir_lock
 from sambamotr_jax.weights import converted_checkpoint
 
 CONFIG_JSON = "config.json"
@@ -383,12 +384,20 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
       {"step": last step, "loss": mean loss of the last logged interval, "eval": last scores}.
 
     Raises:
-      InputError: a missing data root, an init checkpoint that does not fit the model, a workdir
-        holding a run of another config.
+      InputError: an invalid config field (checked before anything is built), a workdir in use
+        by another run, a missing data root, an init checkpoint that does not fit the model, a
+        workdir holding a run of another config.
       NonFiniteLossError: the loss became NaN/inf (the message names the step).
     """
+    config_checks.check_config(config)
     workdir = pathlib.Path(workdir).absolute()
     workdir.mkdir(parents=True, exist_ok=True)
+    with workdir_lock.WorkdirLock(workdir):
+        return _train(config, workdir)
+
+
+def _train(config, workdir: pathlib.Path) -> dict:
+    """`train_and_evaluate` in a workdir this process has locked."""
     log = lambda msg: logging.info("%s", msg)
 
     # Workdir and data.
