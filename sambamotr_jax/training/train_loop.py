@@ -386,7 +386,7 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
     Raises:
       InputError: an invalid config field (checked before anything is built), a workdir in use
         by another run, a missing data root, an init checkpoint that does not fit the model, a
-        workdir holding a run of another config.
+        workdir holding a run of another config, no intact checkpoint, a failed save.
       NonFiniteLossError: the loss became NaN/inf (the message names the step).
     """
     config_checks.check_config(config)
@@ -434,15 +434,23 @@ def _train(config, workdir: pathlib.Path) -> dict:
         lambda: _new_state(model, tx, abstract_vars, jax.random.PRNGKey(0))
     )
 
-    # Restore (workdir checkpoint) or initialize (converted weights, or from scratch).
+    # Restore (the newest intact workdir checkpoint) or initialize (converted weights, or from
+    # scratch). Killed runs' unfinished checkpoint folders go first (the workdir is locked).
+    if jax.process_index() == 0:
+        removed = run_checkpoints.remove_unfinished(workdir / "checkpoints")
+        if removed:
+            log(
+                f"Removed unfinished checkpoints of an interrupted run: {[str(p) for p in removed]}"
+            )
+    _sync("unfinished checkpoints removed")
     ckpt = run_checkpoints.TrainCheckpointer(
         workdir / "checkpoints", keep=config.train.keep_checkpoints
     )
-    latest = ckpt.latest_step()
-    if latest is not None:
-        state, data_state = ckpt.restore(
-            latest, run_checkpoints.abstract_with_sharding(abstract_state, replicated)
-        )
+    restored = ckpt.restore_latest(
+        run_checkpoints.abstract_with_sharding(abstract_state, replicated)
+    )
+    if restored is not None:
+        latest, state, data_state = restored
         batches.set_state(data_state)
         log(f"Resumed from checkpoint {latest} in {ckpt.directory}")
     else:
@@ -497,6 +505,7 @@ def _train(config, workdir: pathlib.Path) -> dict:
                 step += 1
                 pending.append((step, metrics))
                 logger.advance()
+                ckpt.check()  # a failed background save stops the run here
 
                 epoch_end = step == epoch_offsets[epoch + 1]
                 if step % config.train.log_every == 0 or epoch_end:
