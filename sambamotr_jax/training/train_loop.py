@@ -7,6 +7,7 @@ Workdir layout:
     config.json                 the run's config (a restart with another config is refused)
     checkpoints/<step>/         Orbax checkpoints: TrainState + input iterator state
     metrics.jsonl, eval.jsonl   logged training scalars and evaluation scores (run_log.py)
+    .lock                       held by the running run (workdir_lock.py: one run per workdir)
     tb/                         TensorBoard
     exports/step_<N>/           the parameters evaluated at step N, as a converted checkpoint
                                 (eval.py / track.py take it as --checkpoint)
@@ -39,7 +40,7 @@ from sambamotr_jax.formats.errors import InputError
 from sambamotr_jax.runtime import mesh as mesh_lib
 from sambamotr_jax.tracking import sequence_runner
 from sambamotr_jax.training import clip_step as step_lib
-from sambamotr_jax.training import optimizer, run_checkpoints, run_log
+from sambamotr_jax.training import config_checks, optimizer, run_checkpoints, run_log, workdir_lock
 from sambamotr_jax.weights import converted_checkpoint
 
 CONFIG_JSON = "config.json"
@@ -374,12 +375,20 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
       {"step": last step, "loss": mean loss of the last logged interval, "eval": last scores}.
 
     Raises:
-      InputError: a missing data root, an init checkpoint that does not fit the model, a workdir
-        holding a run of another config.
+      InputError: an invalid config field (checked before anything is built), a workdir in use
+        by another run, a missing data root, an init checkpoint that does not fit the model, a
+        workdir holding a run of another config, no intact checkpoint, a failed save.
       NonFiniteLossError: the loss became NaN/inf (the message names the step).
     """
+    config_checks.check_config(config)
     workdir = pathlib.Path(workdir).absolute()
     workdir.mkdir(parents=True, exist_ok=True)
+    with workdir_lock.WorkdirLock(workdir):
+        return _train(config, workdir)
+
+
+def _train(config, workdir: pathlib.Path) -> dict:
+    """`train_and_evaluate` in a workdir this process has locked."""
     log = lambda msg: logging.info("%s", msg)
 
     # Workdir and data.
@@ -416,15 +425,23 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
         lambda: _new_state(model, tx, abstract_vars, jax.random.PRNGKey(0))
     )
 
-    # Restore (workdir checkpoint) or initialize (converted weights, or from scratch).
+    # Restore (the newest intact workdir checkpoint) or initialize (converted weights, or from
+    # scratch). Killed runs' unfinished checkpoint folders go first (the workdir is locked).
+    if jax.process_index() == 0:
+        removed = run_checkpoints.remove_unfinished(workdir / "checkpoints")
+        if removed:
+            log(
+                f"Removed unfinished checkpoints of an interrupted run: {[str(p) for p in removed]}"
+            )
+    _sync("unfinished checkpoints removed")
     ckpt = run_checkpoints.TrainCheckpointer(
         workdir / "checkpoints", keep=config.train.keep_checkpoints
     )
-    latest = ckpt.latest_step()
-    if latest is not None:
-        state, data_state = ckpt.restore(
-            latest, run_checkpoints.abstract_with_sharding(abstract_state, replicated)
-        )
+    restored = ckpt.restore_latest(
+        run_checkpoints.abstract_with_sharding(abstract_state, replicated)
+    )
+    if restored is not None:
+        latest, state, data_state = restored
         batches.set_state(data_state)
         log(f"Resumed from checkpoint {latest} in {ckpt.directory}")
     else:
@@ -479,6 +496,7 @@ def train_and_evaluate(config, workdir: str | pathlib.Path) -> dict:
                 step += 1
                 pending.append((step, metrics))
                 logger.advance()
+                ckpt.check()  # a failed background save stops the run here
 
                 epoch_end = step == epoch_offsets[epoch + 1]
                 if step % config.train.log_every == 0 or epoch_end:
