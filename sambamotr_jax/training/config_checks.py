@@ -16,7 +16,7 @@ import numbers
 
 from data_pipeline import dataset_layouts
 from sambamotr_jax.detector.backbone import RESNET_STAGES
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.errors import InputError
 
 TRAIN_SECTIONS = ("model", "tracker", "data", "train", "optim", "loss", "mesh", "eval")
 

@@ -29,7 +29,7 @@ import shutil
 import jax
 import orbax.checkpoint as ocp
 
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.errors import InputError
 
 STATE, DATA = "state", "data"
 TMP_MARK = ".orbax-checkpoint-tmp"  # Orbax names a step's folder `<step>.orbax-checkpoint-tmp*`

@@ -25,7 +25,7 @@ import time
 
 import jax
 
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.errors import InputError
 
 LOCK_FILE = ".lock"
 

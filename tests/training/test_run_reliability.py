@@ -21,7 +21,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from configs import tiny
-from sambamotr_jax.formats.mot_text import InputError
+from sambamotr_jax.formats.errors import InputError
 from sambamotr_jax.training import config_checks, run_checkpoints, train_loop, workdir_lock
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
