@@ -19,6 +19,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from sambamotr_jax.runtime import cli
+from sambamotr_jax.training import config_checks
 from sambamotr_jax.weights import conversion
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Model config file.", lock_config=True)
@@ -39,9 +40,11 @@ flags.mark_flags_as_required(["config", "checkpoint", "output"])
 
 def main(argv):
     del argv
+    config = _CONFIG.value  # the config is read and checked before any file
+    config_checks.check_config(config, ("model",))
     ok = conversion.convert(
         checkpoint=_CHECKPOINT.value,
-        config=_CONFIG.value,
+        config=config,
         output=_OUTPUT.value,
         allow_missing=_ALLOW_MISSING.value,
         allow_unexpected=_ALLOW_UNEXPECTED.value,

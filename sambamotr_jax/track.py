@@ -21,6 +21,7 @@ from ml_collections import config_flags
 
 from sambamotr_jax.runtime import cli, malloc_pad
 from sambamotr_jax.tracking import sequence_runner
+from sambamotr_jax.training import config_checks
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Converted checkpoint directory.")
@@ -32,10 +33,12 @@ flags.mark_flags_as_required(["config", "checkpoint", "input", "output"])
 
 def main(argv):
     del argv
+    config = _CONFIG.value  # the config is read and checked before any file
+    config_checks.check_config(config, ("model", "tracker"))
     malloc_pad.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
     t0 = time.perf_counter()
     n_frames, n_lines = sequence_runner.track_to_file(
-        _CONFIG.value, _CHECKPOINT.value, _INPUT.value, _OUTPUT.value, interval=_INTERVAL.value
+        config, _CHECKPOINT.value, _INPUT.value, _OUTPUT.value, interval=_INTERVAL.value
     )
     dt = time.perf_counter() - t0
     print(

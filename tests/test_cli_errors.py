@@ -152,3 +152,52 @@ def test_track(clean_root, tmp_path):
     proc = _run([*args, "--debug"], timeout=120)
     assert proc.returncode == 2 and "Traceback" in proc.stderr
     assert not (tmp_path / "out.txt").exists()
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, prog: str, *needles: str) -> str:
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert lines[0].startswith(f"{prog}: error: "), lines[0]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint\n", b"PK\x03\x04truncated"])
+def test_convert_on_a_file_that_is_not_a_checkpoint(tmp_path, content):
+    bad = tmp_path / "weights.pth"
+    bad.write_bytes(content)
+    proc = _run(
+        [
+            "-m",
+            "sambamotr_jax.convert",
+            f"--checkpoint={bad}",
+            "--config=configs/tiny.py",
+            f"--output={tmp_path / 'out'}",
+        ]
+    )
+    _one_line_error(proc, "python -m sambamotr_jax.convert", str(bad), "weights_only=True")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "module, args",
+    [
+        ("sambamotr_jax.convert", ["--checkpoint=x.pth", "--output=out"]),
+        ("sambamotr_jax.track", ["--checkpoint=ckpt", "--input=seq", "--output=o.txt"]),
+        ("sambamotr_jax.demo", ["--checkpoint=ckpt", "--input=v.mp4", "--output=o.mp4"]),
+    ],
+)
+def test_config_flag_errors(tmp_path, module, args):
+    """A --config file that does not exist, and an override of a field the config lacks."""
+    prog = f"python -m {module}"
+    missing = _run(["-m", module, *args, f"--config={tmp_path / 'nope.py'}"])
+    _one_line_error(missing, prog, "--config", "nope.py")
+    unknown = _run(["-m", module, *args, "--config=configs/tiny.py", "--config.tracker.nope=1"])
+    _one_line_error(unknown, prog, "'nope'", "--config.X=VALUE")
+
+
+def test_eval_py_unknown_config_field():
+    proc = _run(["eval.py", "--config=configs/tiny.py", "--config.eval.nope=1", "--split=val"])
+    _one_line_error(proc, "eval.py", "'nope'")

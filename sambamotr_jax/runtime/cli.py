@@ -14,8 +14,11 @@ Every entry point (train.py, eval.py, `python -m sambamotr_jax.{convert,track,de
 - Library INFO logs (Orbax, tfds, grain, absl itself) stay out of the output unless the
   command line passes absl's `--verbosity` / `-v`; the CLI's own messages are kept.
 
-Flag-parsing errors are the flag parser's (absl, argparse): one message, their own status.
-This module imports only the standard library and `sambamotr_jax.formats`.
+- A bad command line (an unknown `--config.X` field, a value of the wrong type, a `--config`
+  file that is missing or does not load) is an input error too: one line, status 2. Errors
+  absl reports itself (an unknown flag) keep absl's one message and status.
+
+This module imports only the standard library, absl (lazily) and `sambamotr_jax.formats`.
 """
 
 from __future__ import annotations
@@ -81,8 +84,38 @@ def run(main: Callable[[list[str]], object], *, prog: str, argv: Sequence[str] |
     try:
         return main(argv)
     except (InputError, Failure) as err:
-        if debug:
-            traceback.print_exc()
-        message = " ".join(str(err).split("\n"))
-        print(f"{prog}: error: {message}", file=sys.stderr)
-        sys.exit(2 if isinstance(err, InputError) else 1)
+        _fail(prog, str(err), 2 if isinstance(err, InputError) else 1, debug)
+    except Exception as err:
+        message = command_line_error(err)
+        if message is None:
+            raise
+        _fail(prog, message, 2, debug)
+
+
+def _fail(prog: str, message: str, status: int, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    message = " ".join(message.split())
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    sys.exit(status)
+
+
+def command_line_error(err: BaseException) -> str | None:
+    """The one-line message for an error of the command line itself, else None.
+
+    Such errors are raised while absl parses the flags (ml_collections' `--config.X=V`
+    overrides) or when a `--config` file is first read (ml_collections loads it lazily).
+    """
+    frames = [f.filename.replace(os.sep, "/") for f in traceback.extract_tb(err.__traceback__)]
+    in_config_flags = any("/ml_collections/config_flags/" in f for f in frames)
+    parsing = any(f.endswith("/absl/flags/_flagvalues.py") for f in frames)
+    if not (in_config_flags or parsing):
+        return None
+    if isinstance(err, (KeyError, AttributeError)):
+        field = str(err).strip("\"'")
+        return (
+            f"the command line names a config field that does not exist: {field!r}; "
+            "check the --config.X=VALUE overrides against the config file"
+        )
+    cause = err.__cause__ or err.__context__
+    return f"--config: {cause or err}; check the config file path and that it loads"

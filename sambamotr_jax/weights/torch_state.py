@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 from flax import traverse_util
 
+from sambamotr_jax.formats.errors import InputError
 from sambamotr_jax.weights.torch_names import flax_path
 
 # Official keys that alias another key's tensor (stored once by the official code's weight
@@ -34,25 +35,27 @@ def load_torch_checkpoint(path: str | pathlib.Path) -> dict[str, np.ndarray]:
     """
     path = pathlib.Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
+        raise InputError(f"{path}: checkpoint file not found")
     try:
         import torch
     except ImportError as e:  # pragma: no cover - depends on the install
-        raise ImportError(
+        raise InputError(
             "converting an official checkpoint needs PyTorch (CPU wheel): "
-            "pip install 'sambamotr-jax[convert]'  (torch==2.13.0)"
+            "pip install -e '.[convert]'  (torch==2.13.0)"
         ) from e
     with torch.serialization.safe_globals([argparse.Namespace]):
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
-            raise ValueError(
-                f"{path}: not a readable PyTorch checkpoint under weights_only=True ({e}); "
-                "only tensors, containers and argparse.Namespace are accepted"
+            reason = _torch_load_reason(e)
+            raise InputError(
+                f"{path}: not a PyTorch checkpoint that loads safely (torch.load with "
+                f"weights_only=True: {reason}); give an official .pth file (tensors, containers "
+                "and argparse.Namespace only)"
             ) from e
     state = obj.get("model", obj) if isinstance(obj, Mapping) else None
     if not isinstance(state, Mapping) or not state:
-        raise ValueError(f"{path}: expected a state dict or {{'model': state_dict}}")
+        raise InputError(f"{path}: expected a state dict or {{'model': state_dict}}")
     out: dict[str, np.ndarray] = {}
     for k, v in state.items():
         if not hasattr(v, "detach"):
@@ -60,6 +63,15 @@ def load_torch_checkpoint(path: str | pathlib.Path) -> dict[str, np.ndarray]:
         t = v.detach().cpu()
         out[k] = t.float().numpy() if t.is_floating_point() else t.numpy()
     return out
+
+
+def _torch_load_reason(err: Exception) -> str:
+    """The informative part of torch.load's (long, multi-paragraph) error message."""
+    text = str(err)
+    if "WeightsUnpickler error:" in text:  # a pickle holding more than tensors and containers
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0].split(". ")[0] if lines else type(err).__name__
 
 
 def _to_flax_layout(leaf: str, array: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from flax import traverse_util
 
 from configs import dancetrack, memotr_bdd100k, tiny
 from sambamotr_jax import model as model_lib
+from sambamotr_jax.formats.errors import InputError
 from sambamotr_jax.weights import conversion, torch_state
 from sambamotr_jax.weights.torch_names import official_name
 
@@ -124,7 +125,7 @@ def test_unsafe_pickle_is_refused(tmp_path):
 
     path = tmp_path / "evil.pth"
     path.write_bytes(pickle.dumps({"model": Evil()}))
-    with pytest.raises(ValueError, match="weights_only"):
+    with pytest.raises(InputError, match="weights_only"):
         torch_state.load_torch_checkpoint(path)
 
 
