@@ -298,7 +298,8 @@ def run_split(
             else pathlib.Path(gt_dir) / f"{seq_dir.name}.txt"
         )
         if gt_file.is_file():
-            mot_text.read_mot_file(gt_file)
+            gt = mot_text.read_mot_file(gt_file)
+            mot_text.check_unique_ids(gt_file, mot_text.table_rows(gt), "gt")
 
     track_fn = None
     total_frames, total_seconds = 0, 0.0

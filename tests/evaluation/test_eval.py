@@ -240,3 +240,19 @@ def test_cli_track_mode_errors(tmp_path):
         *common, f"--checkpoint={tmp_path / 'ckpt'}", f"--config.data.root={tmp_path / 'data'}"
     )
     assert proc.returncode == 2 and "seq0/img1: empty sequence" in proc.stderr, proc.stderr
+
+
+def test_cli_score_mode_id_twice_in_a_frame_is_one_line(tmp_path):
+    gt_root = make_split(tmp_path / "gt", {"seq1": 2})
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "seq1.txt").write_text(
+        "1,1,10,40,50,100,1,-1,-1,-1\n2,1,13,40,50,100,1,-1,-1,-1\n2,1,300,40,50,100,1,-1,-1,-1\n"
+    )
+    proc = _run_eval("--score", f"--gt_root={gt_root}", f"--tracker_dir={results}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"eval.py: error: {results / 'seq1.txt'}:3: id 1 appears twice in frame 2 (also line 2); "
+        "a result file has at most one box per id and frame"
+    ]
+
