@@ -23,12 +23,20 @@ in the dataset's metadata.json, so nothing has to scan the records to find a fra
 
 Every image in [first, last] frame of a sequence is stored, frames without objects included
 (the official loaders read those frames with empty annotations).
+
+The records remember what they were built from: metadata.json's `sources` maps every annotation
+file read (seqmaps, seqinfo.ini, gt files, .odgt, BDD100K label json; not the images) to the
+sha256 of its content. `load_split` refuses records whose sources changed since
+(`InputError`: re-run `python -m data_pipeline.prepare`), and `prepare` rebuilds them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import logging
 import os
+import shutil
 from collections.abc import Iterator
 
 import numpy as np
@@ -36,6 +44,7 @@ import tensorflow_datasets as tfds
 
 from data_pipeline import dataset_layouts
 from data_pipeline.dataset_layouts import FrameAnnotations
+from sambamotr_jax.formats import frame_images
 from sambamotr_jax.formats import sequence_folder as seq_files
 from sambamotr_jax.formats.errors import InputError
 from sambamotr_jax.formats.sequence_folder import SeqInfo
@@ -97,6 +106,19 @@ class _MotBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     def _read_split(self, root: str, split: str) -> list[_RawSequence]:
         raise NotImplementedError
 
+    def _split_sources(self, base: str, split: str) -> list[str]:
+        """The annotation files `_read_split` reads for `split` (those that exist)."""
+        raise NotImplementedError
+
+    def source_fingerprint(self, root: str) -> dict[str, str]:
+        """{path relative to root: sha256 of its content} of the annotation files of every
+        split that is built (what metadata.json's `sources` holds)."""
+        base = dataset_layouts.dataset_dir(self.DATASET_KEY, root)
+        files = sorted(
+            {f for split in self._present_splits(base) for f in self._split_sources(base, split)}
+        )
+        return {os.path.relpath(f, root): _sha256(f) for f in files if os.path.isfile(f)}
+
     def _split_generators(self, dl_manager):
         root = os.fspath(dl_manager.manual_dir)
         base = dataset_layouts.dataset_dir(self.DATASET_KEY, root)
@@ -105,6 +127,7 @@ class _MotBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             raise InputError(
                 f"{base}: no split folder among {self.SPLITS} (is root={root!r} right?)"
             )
+        self.info.metadata[SOURCES] = self.source_fingerprint(root)
         out = {}
         for split in splits:
             seqs = self._read_split(root, split)
@@ -119,6 +142,7 @@ class _MotBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 path = seq.frame_paths[t]
                 with open(path, "rb") as f:
                     data = f.read()
+                frame_images.check_complete(data, path)  # a truncated file is not stored
                 ann = seq.gt.get(t, empty)
                 yield (
                     f"{seq.name}/{t:08d}",
@@ -134,6 +158,26 @@ class _MotBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                         "visibility": ann.visibility,
                     },
                 )
+
+
+# The metadata.json key of the source fingerprint (not a split name).
+SOURCES = "sources"
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _seqmap_sources(base: str, split: str, files_of_sequence) -> list[str]:
+    seqmap = os.path.join(base, f"{split}_seqmap.txt")
+    if not os.path.isfile(seqmap):
+        return [seqmap]
+    names = seq_files.read_seqmap(seqmap)
+    return [seqmap, *(f for name in names for f in files_of_sequence(name))]
 
 
 def _stored_frames(seq: _RawSequence) -> list[int]:
@@ -187,12 +231,13 @@ class _SeqmapBuilder(_MotBuilder, skip_registration=True):
             seq_dir = os.path.join(base, split, name)
             if not os.path.isdir(seq_dir):
                 raise InputError(f"{seq_dir}: sequence listed in the seqmap not found")
+            info = seq_files.read_seqinfo(seq_dir)
             gt = dataset_layouts.parse_mot_gt(
                 os.path.join(seq_dir, "gt", "gt.txt"),
                 check_digits=self.CHECK_DIGITS,
                 class_column=self.CLASS_COLUMN,
+                seq_length=info.seq_length,
             )
-            info = seq_files.read_seqinfo(seq_dir)
             image_dir = os.path.join(seq_dir, info.im_dir)
             frames = dataset_layouts.frame_files(image_dir)
             seq = _RawSequence(
@@ -204,6 +249,16 @@ class _SeqmapBuilder(_MotBuilder, skip_registration=True):
             _check_images(seq, image_dir)
             seqs.append(seq)
         return seqs
+
+    def _split_sources(self, base, split):
+        return _seqmap_sources(
+            base,
+            split,
+            lambda name: [
+                os.path.join(base, split, name, "gt", "gt.txt"),
+                os.path.join(base, split, name, "seqinfo.ini"),
+            ],
+        )
 
 
 class MotDancetrack(_SeqmapBuilder, skip_registration=True):
@@ -246,6 +301,11 @@ class MotBft(_MotBuilder, skip_registration=True):
             seqs.append(seq)
         return seqs
 
+    def _split_sources(self, base, split):
+        return _seqmap_sources(
+            base, split, lambda name: [os.path.join(base, "annotations_mot", split, f"{name}.txt")]
+        )
+
 
 class MotMot17(_MotBuilder, skip_registration=True):
     """MOT17 train with the official ground-truth filtering and id renumbering.
@@ -275,11 +335,15 @@ class MotMot17(_MotBuilder, skip_registration=True):
                 name=name,
                 info=dataset_layouts.info_from_frames(name, frames, info),
                 frame_paths=frames,
-                gt=dataset_layouts.parse_mot17_gt(os.path.join(seq_dir, "gt", "gt.txt"), id_state),
+                gt=dataset_layouts.parse_mot17_gt(
+                    os.path.join(seq_dir, "gt", "gt.txt"), id_state, seq_length=info.seq_length
+                ),
             )
             _check_images(seq, image_dir)
             seqs.append(seq)
         return seqs
+
+    _split_sources = _SeqmapBuilder._split_sources
 
 
 class MotCrowdhuman(_MotBuilder, skip_registration=True):
@@ -291,6 +355,9 @@ class MotCrowdhuman(_MotBuilder, skip_registration=True):
         return [
             s for s in self.SPLITS if os.path.isfile(os.path.join(base, f"annotation_{s}.odgt"))
         ]
+
+    def _split_sources(self, base, split):
+        return [os.path.join(base, f"annotation_{split}.odgt")]
 
     def _read_split(self, root, split):
         base = dataset_layouts.dataset_dir(self.DATASET_KEY, root)
@@ -313,6 +380,10 @@ class MotBdd100k(_MotBuilder, skip_registration=True):
         return [
             s for s in self.SPLITS if os.path.isdir(os.path.join(base, "labels", "box_track_20", s))
         ]
+
+    def _split_sources(self, base, split):
+        label_dir = os.path.join(base, "labels", "box_track_20", split)
+        return [os.path.join(label_dir, f) for f in os.listdir(label_dir) if f.endswith(".json")]
 
     def _read_split(self, root, split):
         base = dataset_layouts.dataset_dir(self.DATASET_KEY, root)
@@ -421,6 +492,45 @@ def default_prepared_dir(root: str) -> str:
     return os.path.join(root, "tfds_prepared")
 
 
+def _builder(key: str, data_dir: str) -> _MotBuilder:
+    return BUILDERS[key](data_dir=data_dir, file_format="array_record")
+
+
+def _changed_source(builder: _MotBuilder, root: str) -> str | None:
+    """How the prepared records' sources differ from the files now under root, or None."""
+    stored = builder.info.metadata.get(SOURCES)
+    if stored is None:
+        return "they hold no fingerprint of their sources (built by an older version)"
+    now = builder.source_fingerprint(root)
+    for path in sorted(set(stored) | set(now)):
+        if path not in now:
+            return f"{os.path.join(root, path)} is gone since they were built"
+        if path not in stored:
+            return f"{os.path.join(root, path)} is new since they were built"
+        if stored[path] != now[path]:
+            return f"{os.path.join(root, path)} changed since they were built"
+    return None
+
+
+def prepare(dataset_name: str, root: str, *, prepared_dir: str | None = None) -> _MotBuilder:
+    """Builds the dataset's records under prepared_dir (default root/tfds_prepared), or
+    rebuilds them when their sources changed (one log line says which file); returns the
+    builder."""
+    key = dataset_layouts.canonical_name(dataset_name)
+    data_dir = prepared_dir or default_prepared_dir(root)
+    builder = _builder(key, data_dir)
+    if builder.data_path.exists():  # tfds' own test for reuse (is_prepared() logs)
+        changed = _changed_source(builder, root)
+        if changed:
+            logging.warning("%s: rebuilding the prepared records: %s", builder.data_dir, changed)
+            shutil.rmtree(builder.data_dir)
+            builder = _builder(key, data_dir)
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=os.path.abspath(root))
+    )
+    return builder
+
+
 def load_split(
     dataset_name: str, root: str, split: str, *, prepared_dir: str | None = None
 ) -> SplitRecords:
@@ -430,13 +540,26 @@ def load_split(
       dataset_name: dancetrack, sportsmot, synthetic, bft, mot17, crowdhuman or bdd100k.
       root: the folder holding the dataset folder (e.g. root/DanceTrack/train/...).
       prepared_dir: where the ArrayRecord files go; default root/tfds_prepared.
+
+    Raises:
+      InputError: a malformed input, a split that was not built, or prepared records whose
+        annotation files changed since they were built (re-run `python -m
+        data_pipeline.prepare`, which rebuilds them).
     """
     key = dataset_layouts.canonical_name(dataset_name)
     data_dir = prepared_dir or default_prepared_dir(root)
-    builder = BUILDERS[key](data_dir=data_dir, file_format="array_record")
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=os.path.abspath(root))
-    )
+    builder = _builder(key, data_dir)
+    if builder.data_path.exists():  # tfds' own test for reuse (is_prepared() logs)
+        changed = _changed_source(builder, root)
+        if changed:
+            again = f" --prepared-dir {prepared_dir}" if prepared_dir else ""
+            raise InputError(
+                f"{builder.data_dir}: these prepared records are out of date: {changed}; "
+                f"rebuild them with `python -m data_pipeline.prepare --dataset {key} "
+                f"--root {root}{again}`"
+            )
+    else:
+        builder = prepare(key, root, prepared_dir=prepared_dir)
     if split not in builder.info.splits:
         raise InputError(
             f"{dataset_layouts.dataset_dir(key, root)}: split {split!r} was not built "

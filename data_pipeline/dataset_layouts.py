@@ -28,12 +28,17 @@ Layouts (``root`` is the folder that holds the dataset folders):
       root/BDD100K/labels/box_track_20/<split>/<video>.json
       root/BDD100K/images/track/<split>/<video>/<video>-<frame:07d>.jpg
 
-gt boxes are kept as the files give them: (x, y, w, h) of the top-left corner in pixels.
+gt boxes are kept as the files give them: (x, y, w, h) of the top-left corner in pixels, with
+the checks of docs/data.md ("Checks of the ground truth"): a box of negative width or height is
+an error (the official criterion's GIoU asserts on it mid-training), a box of zero width or
+height is left out of the training targets with one warning per file; a frame past `seqLength`
+or an id twice in one frame of a gt file is an error naming file:line.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 
 import numpy as np
@@ -125,8 +130,51 @@ def info_from_frames(name: str, frames: dict[int, str], info: SeqInfo | None = N
 # gt files, as the official loaders read them (built on the one MOT line parser).
 
 
+class BoxSizeRule:
+    """The rule for gt boxes without area, applied to the boxes of one file.
+
+    Negative width or height: InputError naming the box (the official loaders read such a box,
+    and the official criterion's `generalized_box_iou` asserts on it when it reaches the loss).
+    Zero width or height: the box is left out of the training targets (the official crop keeps
+    only boxes with area; its plain resize would keep it), counted, and `warn()` logs one line
+    per file with the count and the first one.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self.dropped = 0
+        self.first: str | None = None
+
+    def __call__(self, where: str, w: float, h: float) -> bool:
+        """True to keep the box at `where` (file:line and what it is) of size w x h."""
+        if w < 0 or h < 0:
+            raise InputError(
+                f"{where}: box of negative size (width {w:g}, height {h:g}); a gt box needs "
+                "width and height >= 0 (the official training asserts on it). Fix this line."
+            )
+        if w == 0 or h == 0:
+            self.dropped += 1
+            self.first = self.first or where
+            return False
+        return True
+
+    def warn(self) -> None:
+        if self.dropped:
+            logging.warning(
+                "%s: %d gt box(es) of zero width or height left out of the training targets "
+                "(first: %s)",
+                self.path,
+                self.dropped,
+                self.first,
+            )
+
+
 def parse_mot_gt(
-    path: str, *, check_digits: tuple[int, int, int] | None, class_column: bool = False
+    path: str,
+    *,
+    check_digits: tuple[int, int, int] | None,
+    class_column: bool = False,
+    seq_length: int | None = None,
 ) -> dict[int, FrameAnnotations]:
     """Parses a DanceTrack/SportsMOT/BFT/synthetic gt.txt (`frame,id,x,y,w,h,a,b,c`).
 
@@ -135,14 +183,21 @@ def parse_mot_gt(
         (-1, -1, -1), as the official loaders assert); None skips the check.
       class_column: take the label from column 8 (1-based class, label = class - 1) and require
         column 7 == 1: the multi-class synthetic variant. Otherwise every label is 0.
+      seq_length: the sequence's `seqLength`; a line of a later frame is an error (None: no
+        check).
 
-    Returns frame number -> annotations, objects in file order.
+    Returns frame number -> annotations, objects in file order. Boxes follow `BoxSizeRule`; a
+    frame whose boxes were all left out maps to empty annotations.
 
     Raises:
-      InputError: a missing file or a malformed line (names file:line).
+      InputError: a missing file, a malformed line, a frame past `seq_length`, an id twice in
+        one frame or a box of negative size (names file:line).
     """
+    lines = list(mot_text.read_mot_lines(path, min_columns=9, columns=mot_text.GT_COLUMNS))
+    _check_frames_and_ids(path, lines, seq_length)
+    sizes = BoxSizeRule(path)
     per_frame: dict[int, list] = {}
-    for line in mot_text.read_mot_lines(path, min_columns=9, columns=mot_text.GT_COLUMNS):
+    for line in lines:
         t, i, x, y, w, h, a, b, c = line.values[:9]
         a, b = int(a), int(b)
         if class_column:
@@ -153,55 +208,93 @@ def parse_mot_gt(
             if check_digits is not None and (a, b, int(c)) != check_digits:
                 raise line.error(f"check digits {(a, b, int(c))} != {check_digits}")
             label = 0
-        per_frame.setdefault(int(t), []).append((int(i), x, y, w, h, label, 1.0))
+        rows = per_frame.setdefault(int(t), [])
+        if sizes(_where(line), w, h):
+            rows.append((int(i), x, y, w, h, label, 1.0))
+    sizes.warn()
     return {t: _stack(rows) for t, rows in sorted(per_frame.items())}
 
 
-def parse_mot17_gt(path: str, id_state: list[int]) -> dict[int, FrameAnnotations]:
+def _where(line: mot_text.MotLine) -> str:
+    return f"{line.path}:{line.number}: line {line.text!r}"
+
+
+def _check_frames_and_ids(path: str, lines: list[mot_text.MotLine], seq_length: int | None):
+    """A frame past `seqLength`, or an id twice in one frame (which TrackEval rejects and which
+    makes id-matched supervision ambiguous), is an InputError naming file:line."""
+    if seq_length is not None:
+        for line in lines:
+            if line.values[0] > seq_length:
+                raise InputError(
+                    f"{line.path}:{line.number}: frame {int(line.values[0])} is past the end of "
+                    f"the sequence (seqLength={seq_length} in its seqinfo.ini); this gt line "
+                    "does not belong to this sequence, or seqinfo.ini is wrong"
+                )
+    mot_text.check_unique_ids(
+        path, ((int(x.values[0]), int(x.values[1]), x.number) for x in lines), "gt"
+    )
+
+
+def parse_mot17_gt(
+    path: str, id_state: list[int], *, seq_length: int | None = None
+) -> dict[int, FrameAnnotations]:
     """MOT17 gt.txt with the official generator's filtering (gen_mot17_gts.py).
 
     Lines with mark (column 7) == 0 or class (column 8) != 1 (pedestrian) are dropped; boxes are
     truncated to integers; track ids are renumbered by a running counter that increments whenever
     the id differs from the previous kept line's id (shared across sequences through id_state =
     [counter, last_id]). Visibility (column 9) is kept but, as in the official loader, not used
-    to filter.
+    to filter. Every line is checked against `seq_length` and for repeated ids; kept boxes
+    follow `BoxSizeRule` after truncation.
 
     Raises:
-      InputError: a missing file or a malformed line (names file:line).
+      InputError: a missing file, a malformed line, a frame past `seq_length`, an id twice in
+        one frame or a box of negative size (names file:line).
     """
+    lines = list(mot_text.read_mot_lines(path, min_columns=9, columns=mot_text.GT_COLUMNS))
+    _check_frames_and_ids(path, lines, seq_length)
+    sizes = BoxSizeRule(path)
     per_frame: dict[int, list] = {}
-    for line in mot_text.read_mot_lines(path, min_columns=9, columns=mot_text.GT_COLUMNS):
+    for line in lines:
         fid, tid, x, y, w, h, mark, label, vis = line.values[:9]
         if mark == 0 or label != 1:
             continue
         if int(tid) != id_state[1]:
             id_state[0] += 1
             id_state[1] = int(tid)
-        per_frame.setdefault(int(fid), []).append(
-            (id_state[0], int(x), int(y), int(w), int(h), 0, vis)
-        )
+        rows = per_frame.setdefault(int(fid), [])
+        if sizes(_where(line), int(w), int(h)):
+            rows.append((id_state[0], int(x), int(y), int(w), int(h), 0, vis))
+    sizes.warn()
     return {t: _stack(rows) for t, rows in sorted(per_frame.items())}
 
 
 def parse_crowdhuman_odgt(path: str) -> list[tuple[str, FrameAnnotations]]:
     """CrowdHuman .odgt -> [(image ID, annotations)], full-body boxes as gen_crowdhuman_gts.py
-    (`crowdhuman_odgt.read_crowdhuman_odgt`)."""
-    return [
+    (`crowdhuman_odgt.read_crowdhuman_odgt`), boxes following `BoxSizeRule`."""
+    sizes = BoxSizeRule(path)
+    out = [
         (image_id, _stack([(i, x, y, w, h, 0, 1.0) for i, x, y, w, h in boxes]))
-        for image_id, boxes in crowdhuman_odgt.read_crowdhuman_odgt(path)
+        for image_id, boxes in crowdhuman_odgt.read_crowdhuman_odgt(path, sizes)
     ]
+    sizes.warn()
+    return out
 
 
 def parse_bdd100k_json(path: str) -> dict[str, FrameAnnotations]:
     """One BDD100K tracking video json -> frame file name -> annotations, as gen_bdd100k_gts.py
-    (`bdd100k_json.training_gt`: crowd boxes and distractors dropped, labels 0..7). Frames whose
+    (`bdd100k_json.training_gt`: crowd boxes and distractors dropped, labels 0..7; boxes
+    following `BoxSizeRule`). Frames whose
     labels list is empty are absent; frames whose objects were all filtered map to empty
     annotations (the official loader treats both as missing frames)."""
     video = bdd100k_json.read_bdd100k_json(path, is_gt=True)
-    return {
+    sizes = BoxSizeRule(path)
+    out = {
         name: _stack([(i, x, y, w, h, label, 1.0) for i, x, y, w, h, label in rows])
-        for name, rows in bdd100k_json.training_gt(video).items()
+        for name, rows in bdd100k_json.training_gt(video, sizes).items()
     }
+    sizes.warn()
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,12 +367,13 @@ def read_sequence(
         gt_path = os.path.join(seq_dir, "gt", "gt.txt")
         if with_gt and os.path.isfile(gt_path):
             if key == "mot17":
-                gt = parse_mot17_gt(gt_path, [0, -1])
+                gt = parse_mot17_gt(gt_path, [0, -1], seq_length=info.seq_length)
             else:
                 gt = parse_mot_gt(
                     gt_path,
                     check_digits=None if key == "synthetic" else (1, 1, 1),
                     class_column=key == "synthetic",
+                    seq_length=info.seq_length,
                 )
     elif key == "bft":
         seq_dir = os.path.join(base, split, name)

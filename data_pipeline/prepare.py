@@ -1,16 +1,15 @@
 """Prepare a dataset's ArrayRecord files once, before training.
 
 python -m data_pipeline.prepare --dataset dancetrack --root DIR [--prepared-dir DIR]
+
+Records whose annotation files changed since they were built are rebuilt (one log line says
+which file); `load_split` refuses them and points here.
 """
 
 from __future__ import annotations
 
-import os
-
-import tensorflow_datasets as tfds
-
 from data_pipeline import dataset_layouts
-from data_pipeline.builders import BUILDERS, default_prepared_dir
+from data_pipeline.builders import BUILDERS, prepare
 from sambamotr_jax.runtime import cli
 
 
@@ -24,11 +23,7 @@ def main(argv=None) -> None:
     p.add_argument("--prepared-dir", default=None, help="default: ROOT/tfds_prepared")
     a = p.parse_args(argv)
     key = dataset_layouts.canonical_name(a.dataset)
-    data_dir = a.prepared_dir or default_prepared_dir(a.root)
-    builder = BUILDERS[key](data_dir=data_dir, file_format="array_record")
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=os.path.abspath(a.root))
-    )
+    builder = prepare(key, a.root, prepared_dir=a.prepared_dir)
     for split, info in builder.info.splits.items():
         print(f"{key} {split}: {info.num_examples} frames in {builder.data_dir}")
 

@@ -52,7 +52,7 @@ from absl import logging
 
 from sambamotr_jax.evaluation import trackeval_scores as metrics
 from sambamotr_jax.formats import bdd100k_json, mot_text, sequence_folder
-from sambamotr_jax.formats.atomic_write import write_text_atomic
+from sambamotr_jax.formats.atomic_write import partial_path, write_partial, write_text_atomic
 from sambamotr_jax.formats.errors import InputError
 
 # (track_id, x1, y1, w, h, score) or (track_id, x1, y1, w, h, score, label).
@@ -195,26 +195,43 @@ def track_sequence(
 
     Raises:
       ValueError: the tracker yields a frame number outside 1..len(frames) or out of order.
+      InputError: a frame cannot be read; the lines of the frames tracked before it are in
+        `<out_file>.partial` and no `out_file` is left (the message says so).
     """
     lines = []
     num_processed = 0
     last_frame = 0
     total = len(frames) // interval
     results = track_fn(list(frames), interval=interval)
-    for frame, rows in tqdm.tqdm(
-        results, total=total, desc=desc, unit="frame", disable=not progress
-    ):
-        if not last_frame < frame <= len(frames):
-            raise ValueError(
-                f"track_fn yielded frame {frame} after frame {last_frame}; frames must increase "
-                f"within 1..{len(frames)}"
-            )
-        last_frame = frame
-        num_processed += 1
-        for track_id, x1, y1, w, h, *_score_label in rows:
-            lines.append(mot_text.format_mot_line(frame, track_id, x1, y1, w, h))
+    try:
+        for frame, rows in tqdm.tqdm(
+            results, total=total, desc=desc, unit="frame", disable=not progress
+        ):
+            if not last_frame < frame <= len(frames):
+                raise ValueError(
+                    f"track_fn yielded frame {frame} after frame {last_frame}; frames must "
+                    f"increase within 1..{len(frames)}"
+                )
+            last_frame = frame
+            num_processed += 1
+            for track_id, x1, y1, w, h, *_score_label in rows:
+                lines.append(mot_text.format_mot_line(frame, track_id, x1, y1, w, h))
+    except InputError as err:
+        next_frame = last_frame + interval if last_frame else 1
+        raise _stopped(err, out_file, lines, num_processed, next_frame) from None
     write_text_atomic(out_file, lines)
+    partial_path(out_file).unlink(missing_ok=True)
     return num_processed
+
+
+def _stopped(err: InputError, out_file, lines: list[str], done: int, frame: int) -> InputError:
+    """Writes the results so far to `<out_file>.partial` and says where tracking stopped."""
+    partial = write_partial(out_file, lines)
+    return InputError(
+        f"{err}; tracking stopped at frame {frame} of {pathlib.Path(out_file).stem}: the "
+        f"{len(lines)} lines of the {done} frames tracked before it are in {partial} "
+        f"({pathlib.Path(out_file).name} not written)"
+    )
 
 
 def check_interval(result_format: str, interval: int) -> None:
@@ -298,7 +315,8 @@ def run_split(
             else pathlib.Path(gt_dir) / f"{seq_dir.name}.txt"
         )
         if gt_file.is_file():
-            mot_text.read_mot_file(gt_file)
+            gt = mot_text.read_mot_file(gt_file)
+            mot_text.check_unique_ids(gt_file, mot_text.table_rows(gt), "gt")
 
     track_fn = None
     total_frames, total_seconds = 0, 0.0
@@ -461,22 +479,30 @@ def track_sequence_bdd100k(
     Raises:
       ValueError: the tracker skips or repeats a frame (BDD100K needs an entry for every
         frame), or a row has no label.
+      InputError: a frame cannot be read; the frames tracked before it are in
+        `<out_json>.partial` and no `out_json` is left.
     """
     result_frames: list[bdd100k_json.ResultFrame] = []
     results = track_fn(list(frames), interval=1)
-    for frame, rows in tqdm.tqdm(
-        results, total=len(frames), desc=video_name, unit="frame", disable=not progress
-    ):
-        if frame != len(result_frames) + 1:
-            raise ValueError(
-                f"track_fn yielded frame {frame} after frame {len(result_frames)}; BDD100K "
-                "results need every frame in order"
-            )
-        name = frames[frame - 1].name
-        result_frames.append((frame - 1, name, video_name, bdd100k_result_rows(rows)))
+    try:
+        for frame, rows in tqdm.tqdm(
+            results, total=len(frames), desc=video_name, unit="frame", disable=not progress
+        ):
+            if frame != len(result_frames) + 1:
+                raise ValueError(
+                    f"track_fn yielded frame {frame} after frame {len(result_frames)}; BDD100K "
+                    "results need every frame in order"
+                )
+            name = frames[frame - 1].name
+            result_frames.append((frame - 1, name, video_name, bdd100k_result_rows(rows)))
+    except InputError as err:
+        entries = [bdd100k_json.result_frame_dict(*f) for f in result_frames]
+        done = len(result_frames)
+        raise _stopped(err, out_json, [json.dumps(entries), "\n"], done, done + 1) from None
     if len(result_frames) != len(frames):
         raise ValueError(f"track_fn yielded {len(result_frames)} of {len(frames)} frames")
     bdd100k_json.write_bdd100k_results(out_json, result_frames)
+    partial_path(out_json).unlink(missing_ok=True)
     if out_text is not None:
         bdd100k_json.write_bdd100k_mot_text(out_text, result_frames)
     return len(result_frames)

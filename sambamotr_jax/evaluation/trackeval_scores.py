@@ -12,8 +12,9 @@ Submitter tracks. Rows of other frames (gt or result) are ignored. We renumber t
 SparseTrackEval (the metrics only see the per-frame data, in order). One SparseTrackEval quirk is
 not copied: it raises when a kept frame has no gt row at all; here such a frame simply has no gt.
 
-All input rows are parsed first (`mot_files.read_mot_file`), so a malformed line is reported
-with its file and line number instead of TrackEval's generic message.
+All input rows are parsed first (`mot_files.read_mot_file`), so a malformed line, a frame past
+`seqLength` or an id twice in one scored frame is reported with its file and line number
+instead of TrackEval's generic message or traceback.
 
 BDD100K (`score_bdd100k`): TETA from our `teta` module (checked against the official SysCV/tet
 code) and HOTA / CLEAR / Identity from TrackEval's `BDD100K` dataset (8 classes; mHOTA, mMOTA,
@@ -94,6 +95,8 @@ def _kept_rows(table: mot_files.MotTable, seq_length: int, interval: int, what: 
     num_timesteps = seq_length // interval
     keep = ((table.frames - 1) % interval == 0) & ((table.frames - 1) // interval < num_timesteps)
     kept = table.select(keep)
+    # TrackEval raises on an id twice in a scored frame, without the file or line: say which.
+    mot_files.check_unique_ids(kept.path, mot_files.table_rows(kept), what)
     return mot_files.format_table_rows((kept.frames - 1) // interval + 1, kept)
 
 

@@ -1,4 +1,5 @@
-"""Writing a text file so that readers never see a partial one."""
+"""Writing a text file so that readers never see a partial one, and where the results of a
+run that stopped early go (`<file>.partial`, never `<file>`)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,21 @@ def write_text_atomic(path: str | os.PathLike, lines: Iterable[str]) -> None:
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)
         raise
+
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_path(path: str | os.PathLike) -> pathlib.Path:
+    """`<path>.partial`: where `write_partial` puts the results of a run that stopped early."""
+    path = pathlib.Path(path)
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
+def write_partial(path: str | os.PathLike, lines: Iterable[str]) -> pathlib.Path:
+    """Writes the lines of a run that stopped early to `<path>.partial` (atomically) and removes
+    `path`, so that no file at `path` looks complete; returns the `.partial` path."""
+    partial = partial_path(path)
+    write_text_atomic(partial, lines)
+    pathlib.Path(path).unlink(missing_ok=True)
+    return partial

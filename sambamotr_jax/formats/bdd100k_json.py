@@ -37,7 +37,7 @@ import json
 import math
 import os
 import pathlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sambamotr_jax.formats import mot_text
 from sambamotr_jax.formats.atomic_write import write_text_atomic
@@ -285,7 +285,9 @@ def check_same_frames(gt: Video, result: Video) -> None:
 TrainingBox = tuple[int, float, float, float, float, int]
 
 
-def training_gt(video: Video) -> dict[str, list[TrainingBox]]:
+def training_gt(
+    video: Video, keep_box: Callable[[str, float, float], bool] | None = None
+) -> dict[str, list[TrainingBox]]:
     """Frame file name -> training boxes, as the official gen_bdd100k_gts.py (filter_crowd,
     filter_ignore) and its loader.
 
@@ -293,6 +295,9 @@ def training_gt(video: Video) -> dict[str, list[TrainingBox]]:
     computed through the centre and printed with 6 decimals; the track id is the integer of the
     string id. Frames with an empty label list are absent; frames whose boxes were all dropped
     map to [] (the official loader treats both as frames without objects).
+
+    `keep_box(where, w, h)`, when given, is asked about every kept box; the boxes it refuses
+    are left out too (`where` names the file, the frame and the label).
 
     Raises:
       InputError: a track id that is not an integer (names the file and the frame).
@@ -316,6 +321,9 @@ def training_gt(video: Video) -> dict[str, list[TrainingBox]]:
                     f"{video.path}: frame {frame.name!r}, label {j}: id {label.id!r} is not an "
                     "integer; training needs integer track ids"
                 ) from None
+            where = f"{video.path}: frame {frame.name!r}, label {j} (id {label.id!r})"
+            if keep_box is not None and not keep_box(where, w, h):
+                continue
             rows.append((track_id, x, y, w, h, CATEGORIES.index(label.category)))
         out[frame.name] = rows
     return out

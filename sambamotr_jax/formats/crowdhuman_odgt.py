@@ -14,15 +14,24 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+from collections.abc import Callable
 
 from sambamotr_jax.formats.errors import InputError, at
 
 # (track id, x, y, w, h): integer pixels of the top-left corner and size.
 OdgtBox = tuple[int, int, int, int, int]
+# keep_box(where, w, h) -> False to leave a box out (after its id is given); `where` names
+# file:line and the box.
+KeepBox = Callable[[str, float, float], bool]
 
 
-def read_crowdhuman_odgt(path: str | os.PathLike) -> list[tuple[str, list[OdgtBox]]]:
+def read_crowdhuman_odgt(
+    path: str | os.PathLike, keep_box: KeepBox | None = None
+) -> list[tuple[str, list[OdgtBox]]]:
     """[(image ID, boxes)] of a `.odgt` file, in file order (module docstring).
+
+    `keep_box`, when given, is asked about every box that gets an id; the boxes it refuses are
+    left out and keep their ids (the counter is the official one either way).
 
     Raises:
       InputError: the file is missing or a record is malformed (names file:line).
@@ -39,17 +48,22 @@ def read_crowdhuman_odgt(path: str | os.PathLike) -> list[tuple[str, list[OdgtBo
             try:
                 record = json.loads(line)
                 image_id = str(record["ID"])
-                boxes = []
-                for box in record["gtboxes"]:
+                fboxes = []
+                for k, box in enumerate(record["gtboxes"]):
                     if box.get("extra", {}).get("ignore", 0) == 1:
                         continue
                     x, y, w, h = (int(v) for v in box["fbox"])
-                    boxes.append((track_id, x, y, w, h))
-                    track_id += 1
+                    fboxes.append((k, (x, y, w, h)))
             except (ValueError, KeyError, TypeError, AttributeError) as err:
                 raise InputError(
                     f"{at(path, number)}: malformed odgt record ({err!r}); expected "
                     '{"ID": ..., "gtboxes": [{"fbox": [x, y, w, h], ...}, ...]}'
                 ) from None
+            boxes = []
+            for k, (x, y, w, h) in fboxes:
+                where = f"{at(path, number)}: gtboxes[{k}] fbox {[x, y, w, h]}"
+                if keep_box is None or keep_box(where, w, h):
+                    boxes.append((track_id, x, y, w, h))
+                track_id += 1
             out.append((image_id, boxes))
     return out

@@ -5,10 +5,18 @@ Images are (H, W, 3) uint8 RGB, decoded by OpenCV as the official loaders do (`c
 BGR -> RGB). The official inference resize (SeqDataset.process_image) scales the shorter side to
 `short_side`, capped so the longer side is at most `max_size`, with Python float arithmetic and
 `int()` truncation, and resizes with OpenCV's bilinear filter.
+
+A truncated file is an error, not a frame with a grey bottom: OpenCV decodes what is there, fills
+the rest with grey and only prints a libjpeg warning without the file name. Before decoding, a
+JPEG must end with its end marker (FFD9) and a PNG with its IEND chunk within the last
+`_TAIL_BYTES` bytes; a file that does not is decoded by PIL, which raises on a truncated image
+(so data after the end marker is allowed), and an `InputError` names the file. Intact images
+are decoded by OpenCV as before, bit for bit.
 """
 
 from __future__ import annotations
 
+import io
 import os
 
 import cv2
@@ -20,13 +28,66 @@ from sambamotr_jax.formats.errors import InputError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+_JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
+_PNG_START, _PNG_END = b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"
+_TAIL_BYTES = 1024  # where the end marker must be (a few bytes of padding after it are common)
+
+
+def _truncation(head: bytes, tail: bytes, data) -> str | None:
+    """Why an encoded image is incomplete, or None.
+
+    Args:
+      head: its first bytes (>= 8); tail: its last `_TAIL_BYTES` bytes (or all of it).
+      data: the whole file (bytes or a path), read only when the end marker is missing.
+    """
+    if head.startswith(_JPEG_START):
+        if _JPEG_END in tail:
+            return None
+        what = "JPEG"
+    elif head.startswith(_PNG_START):
+        if _PNG_END in tail:
+            return None
+        what = "PNG"
+    else:
+        return None
+    from PIL import Image  # noqa: PLC0415 (only for files without an end marker)
+
+    try:
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as im:
+            im.load()
+    except (OSError, ValueError, SyntaxError) as err:
+        return f"truncated or corrupt {what} ({err}); the file was cut short, copy it again"
+    return None
+
+
+def check_complete(data: bytes, where: str) -> None:
+    """Raises InputError naming `where` when the encoded image `data` is truncated."""
+    problem = _truncation(data[:8], data[-_TAIL_BYTES:], data)
+    if problem:
+        raise InputError(f"{where}: {problem}")
+
+
+def _check_file(path: str | os.PathLike) -> None:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            f.seek(0, os.SEEK_END)
+            f.seek(max(f.tell() - _TAIL_BYTES, 0))
+            tail = f.read()
+    except OSError:
+        return  # missing or unreadable: cv2.imread reports it below
+    problem = _truncation(head, tail, os.fspath(path))
+    if problem:
+        raise InputError(f"{path}: {problem}")
+
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """Reads an image file as (H, W, 3) uint8 RGB.
 
     Raises:
-      InputError: the file is missing or not an image OpenCV can decode.
+      InputError: the file is missing, truncated, or not an image OpenCV can decode.
     """
+    _check_file(path)
     image = cv2.imread(os.fspath(path), cv2.IMREAD_COLOR)
     if image is None:
         raise InputError(f"{path}: cannot read this image (missing or not a .jpg/.png)")
@@ -37,8 +98,9 @@ def decode_rgb(data: bytes, where: str = "record") -> np.ndarray:
     """Encoded .jpg/.png bytes -> (H, W, 3) uint8 RGB; `where` names the source in errors.
 
     Raises:
-      InputError: the bytes are not an image OpenCV can decode.
+      InputError: the bytes are truncated or not an image OpenCV can decode.
     """
+    check_complete(data, where)
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise InputError(f"{where}: image bytes could not be decoded")

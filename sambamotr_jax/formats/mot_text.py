@@ -28,7 +28,7 @@ import dataclasses
 import math
 import os
 import pathlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -208,6 +208,29 @@ def read_mot_file(path: str | os.PathLike, *, min_columns: int = 6) -> MotTable:
         line_numbers=np.asarray([line.number for line in lines], np.int64),
         path=path,
     )
+
+
+def check_unique_ids(path, rows: Iterable[tuple[int, int, int]], what: str) -> None:
+    """Raises InputError when an id appears twice in one frame (TrackEval rejects such a file).
+
+    Args:
+      path: the file, for the message.
+      rows: (frame, id, line number) of every line.
+      what: 'gt' or 'result', for the message.
+    """
+    first_line: dict[tuple[int, int], int] = {}
+    for frame, track_id, number in rows:
+        earlier = first_line.setdefault((frame, track_id), number)
+        if earlier != number:
+            raise InputError(
+                f"{at(path, number)}: id {track_id} appears twice in frame {frame} (also line "
+                f"{earlier}); a {what} file has at most one box per id and frame"
+            )
+
+
+def table_rows(table: MotTable) -> Iterator[tuple[int, int, int]]:
+    """(frame, id, line number) of each row of `table`, for `check_unique_ids`."""
+    return zip(table.frames.tolist(), table.ids.tolist(), table.line_numbers.tolist(), strict=True)
 
 
 def format_table_rows(frames: np.ndarray, table: MotTable) -> list[str]:

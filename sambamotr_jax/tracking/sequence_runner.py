@@ -9,7 +9,8 @@ import tqdm
 from flax import traverse_util
 
 from sambamotr_jax.formats import mot_text, sequence_folder
-from sambamotr_jax.formats.atomic_write import write_text_atomic
+from sambamotr_jax.formats.atomic_write import partial_path, write_partial, write_text_atomic
+from sambamotr_jax.formats.errors import InputError
 from sambamotr_jax.tracking.tracker import FrameTracks, Tracker
 from sambamotr_jax.weights import converted_checkpoint
 
@@ -24,20 +25,37 @@ def mot_lines(frame: FrameTracks) -> list[str]:
 
 
 def track_to_file(config, checkpoint: str, seq_dir: str, output: str, *, interval: int = 1):
-    """Tracks `seq_dir` and writes `output` atomically; returns (frames tracked, lines written)."""
+    """Tracks `seq_dir` and writes `output` atomically; returns (frames tracked, lines written).
+
+    A frame that cannot be read stops tracking: the lines of the frames tracked before it go to
+    `<output>.partial` (`atomic_write.write_partial`), no `output` is left, and the InputError
+    names the frame, the problem and the partial file.
+    """
     frames = sequence_folder.sequence_frames(seq_dir)  # input checked before the model loads
     tracker = Tracker.from_checkpoint(config, checkpoint)
     n_tracked = len(frames) // interval
     lines: list[str] = []
+    done = 0
     bar = tqdm.tqdm(
         tracker.track_paths(frames, interval=interval),
         total=n_tracked,
         desc=pathlib.Path(seq_dir).name,
         unit="frame",
     )
-    for frame in bar:
-        lines += mot_lines(frame)
+    try:
+        for frame in bar:
+            lines += mot_lines(frame)
+            done += 1
+    except InputError as err:
+        bar.close()
+        partial = write_partial(output, lines)
+        raise InputError(
+            f"{err}; tracking stopped at frame {done * interval + 1} of {seq_dir}: the "
+            f"{len(lines)} lines of the {done} frames tracked before it are in {partial} "
+            f"({output} not written)"
+        ) from None
     write_text_atomic(output, lines)
+    partial_path(output).unlink(missing_ok=True)
     return n_tracked, len(lines)
 
 

@@ -7,6 +7,7 @@ frame t the host reads and preprocesses frame t+1, and it fetches only the per-t
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import pathlib
 from collections.abc import Iterable, Iterator
@@ -91,7 +92,19 @@ class Tracker:
         t = self.config.tracker
         state = self.new_state()
         pending = None  # (index, input state, frame inputs, results) of the frame in flight
-        for i, frame in enumerate(frames):
+        frames = iter(frames)
+        for i in itertools.count():
+            try:
+                frame = next(frames)
+            except StopIteration:
+                break
+            except Exception:
+                # A frame that cannot be read: the frame in flight is still yielded first, so
+                # the caller keeps the results of every frame before the one that failed.
+                if pending is not None:
+                    _, collected = self._finish(*pending, state)
+                    yield collected
+                raise
             image, mask = frame_preprocess.preprocess_frame(frame, t.short_side, t.max_size)
             inputs = (image[None], mask[None], np.array(frame.shape[:2], np.float32))
             if pending is not None:

@@ -349,3 +349,105 @@ def test_missing_image_names_the_frame(tmp_path):
 def test_unknown_dataset_name(tmp_path):
     with pytest.raises(ValueError, match=r"unknown dataset name 'dancetrak'; known: bdd100k, bft"):
         builders.load_split("dancetrak", str(tmp_path), "train")
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks of the ground truth (docs/data.md): boxes without area, frames past seqLength, ids twice
+# in one frame; truncated images; prepared records whose sources changed.
+
+
+def test_negative_size_box_is_an_error_naming_the_line(tmp_path):
+    base = os.path.join(tmp_path, "DanceTrack")
+    _mot_tree(base, "train", {"s1": GT_A + "3,2,1,1,-4,5,1,1,1\n"}, 8)
+    with pytest.raises(
+        InputError, match=r"s1/gt/gt\.txt:4: line '3,2,1,1,-4,5,1,1,1': box of negative size"
+    ):
+        builders.load_split("dancetrack", str(tmp_path), "train")
+
+
+def test_zero_size_boxes_are_dropped_with_one_warning_per_file(tmp_path, caplog):
+    base = os.path.join(tmp_path, "DanceTrack")
+    gt = GT_A + "2,3,1,1,0,5,1,1,1\n3,3,1,1,4,0,1,1,1\n"
+    images = _mot_tree(base, "train", {"s1": gt}, 8)
+    recs = _records(builders.load_split("dancetrack", str(tmp_path), "train"))
+    _check(recs[1], "s1", 2, images[("s1", 2)], np.zeros((0, 4)), [], [])
+    _check(recs[2], "s1", 3, images[("s1", 3)], [[3, 3, 4, 5]], [1], [0])
+    [warning] = [r for r in caplog.records if "gt box" in r.getMessage()]  # one per file
+    assert warning.levelname == "WARNING"
+    assert "s1/gt/gt.txt: 2 gt box(es) of zero width or height left out" in warning.getMessage()
+    assert "(first: " in warning.getMessage()
+    assert "gt.txt:4: line '2,3,1,1,0,5,1,1,1')" in warning.getMessage()
+
+
+def test_box_sizes_in_crowdhuman_bdd100k_and_mot17(tmp_path, caplog):
+    odgt = os.path.join(tmp_path, "CrowdHuman", "annotation_val.odgt")
+    rec = {"ID": "a", "gtboxes": [{"fbox": [1, 1, 5, 5]}, {"fbox": [1, 1, 0, 5]}]}
+    _write(odgt, json.dumps(rec) + "\n")
+    [(_, ann)] = dataset_layouts.parse_crowdhuman_odgt(odgt)
+    np.testing.assert_array_equal(ann.ids, [0])  # the dropped box keeps its official id 1
+    assert f"{odgt}:1: gtboxes[1] fbox [1, 1, 0, 5])" in caplog.text
+    _write(odgt, json.dumps({"ID": "a", "gtboxes": [{"fbox": [1, 1, 5, -5]}]}) + "\n")
+    with pytest.raises(InputError, match=r"odgt:1: gtboxes\[0\] fbox \[1, 1, 5, -5\]: box of neg"):
+        dataset_layouts.parse_crowdhuman_odgt(odgt)
+
+    label = os.path.join(tmp_path, "v.json")
+    box = {"x1": 5, "y1": 1, "x2": 2, "y2": 4}
+    frame = {"name": "v-0000001.jpg", "videoName": "v", "frameIndex": 0,
+             "labels": [{"id": "3", "category": "car", "box2d": box}]}  # fmt: skip
+    _write(label, json.dumps([frame]))
+    with pytest.raises(
+        InputError, match=r"v\.json: frame 'v-0000001\.jpg', label 0 \(id '3'\): box of negative"
+    ):
+        dataset_layouts.parse_bdd100k_json(label)
+
+    gt = os.path.join(tmp_path, "gt.txt")
+    _write(gt, "1,1,1,1,5,5,1,1,1\n1,2,1,1,0.5,5,1,1,1\n")  # int(0.5) = 0: no area
+    assert len(dataset_layouts.parse_mot17_gt(gt, [0, -1])[1].ids) == 1
+    assert f"{gt}: 1 gt box(es) of zero width" in caplog.text
+
+
+def test_gt_frame_past_seq_length_names_the_line(tmp_path):
+    base = os.path.join(tmp_path, "DanceTrack")
+    _mot_tree(base, "train", {"s1": GT_A + "4,1,3,3,4,5,1,1,1\n"}, 8)  # seqLength=3
+    with pytest.raises(
+        InputError, match=r"s1/gt/gt\.txt:4: frame 4 is past the end of the sequence \(seqLength=3"
+    ):
+        builders.load_split("dancetrack", str(tmp_path), "train")
+
+
+def test_gt_id_twice_in_one_frame_names_the_line(tmp_path):
+    base = os.path.join(tmp_path, "DanceTrack")
+    _mot_tree(base, "train", {"s1": GT_A + "3,1,6,6,4,5,1,1,1\n"}, 8)
+    with pytest.raises(
+        InputError, match=r"s1/gt/gt\.txt:4: id 1 appears twice in frame 3 \(also line 3\)"
+    ):
+        builders.load_split("dancetrack", str(tmp_path), "train")
+
+
+def test_truncated_image_is_not_stored(tmp_path):
+    base = os.path.join(tmp_path, "DanceTrack")
+    images = _mot_tree(base, "train", {"s1": GT_A}, 8)
+    path = os.path.join(base, "train", "s1", "img1", "00000002.jpg")
+    with open(path, "wb") as f:
+        f.write(images[("s1", 2)][:-40])
+    with pytest.raises(InputError, match=r"s1/img1/00000002\.jpg: truncated or corrupt JPEG"):
+        builders.load_split("dancetrack", str(tmp_path), "train")
+
+
+def test_prepared_records_with_changed_sources_are_refused_then_rebuilt(tmp_path, caplog):
+    base = os.path.join(tmp_path, "DanceTrack")
+    _mot_tree(base, "train", {"s1": GT_A}, 8)
+    assert len(builders.load_split("dancetrack", str(tmp_path), "train")) == 3
+    builders.load_split("dancetrack", str(tmp_path), "train")  # unchanged: opened as it is
+    gt = os.path.join(base, "train", "s1", "gt", "gt.txt")
+    _write(gt, GT_A.replace("3,1,3,3", "2,1,3,3"))  # frame 3's box moves to frame 2
+    with pytest.raises(
+        InputError,
+        match=r"out of date: .*s1/gt/gt\.txt changed since they were built; rebuild them with "
+        r"`python -m data_pipeline\.prepare --dataset dancetrack --root ",
+    ):
+        builders.load_split("dancetrack", str(tmp_path), "train")
+    builders.prepare("dancetrack", str(tmp_path))
+    assert "rebuilding the prepared records" in caplog.text and "gt.txt changed" in caplog.text
+    split = builders.load_split("dancetrack", str(tmp_path), "train")
+    assert [r["frame"] for r in _records(split)] == [1, 2]

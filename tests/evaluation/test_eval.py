@@ -240,3 +240,55 @@ def test_cli_track_mode_errors(tmp_path):
         *common, f"--checkpoint={tmp_path / 'ckpt'}", f"--config.data.root={tmp_path / 'data'}"
     )
     assert proc.returncode == 2 and "seq0/img1: empty sequence" in proc.stderr, proc.stderr
+
+
+def test_cli_score_mode_id_twice_in_a_frame_is_one_line(tmp_path):
+    gt_root = make_split(tmp_path / "gt", {"seq1": 2})
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "seq1.txt").write_text(
+        "1,1,10,40,50,100,1,-1,-1,-1\n2,1,13,40,50,100,1,-1,-1,-1\n2,1,300,40,50,100,1,-1,-1,-1\n"
+    )
+    proc = _run_eval("--score", f"--gt_root={gt_root}", f"--tracker_dir={results}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"eval.py: error: {results / 'seq1.txt'}:3: id 1 appears twice in frame 2 (also line 2); "
+        "a result file has at most one box per id and frame"
+    ]
+
+
+class StopsAtFrame(FakeTracker):
+    """The perfect tracker, but frame `stop` cannot be read."""
+
+    def __init__(self, stop):
+        super().__init__()
+        self.stop = stop
+
+    def track(self, frames, *, interval):
+        for frame, rows in super().track(frames, interval=interval):
+            if frame == self.stop:
+                raise InputError(f"{frames[frame - 1]}: truncated or corrupt JPEG (...)")
+            yield frame, rows
+
+
+def test_unreadable_frame_keeps_the_results_before_it_in_a_partial_file(tmp_path):
+    split = make_split(tmp_path / "val", {"seq1": 6})
+    out = tmp_path / "out" / "val" / "tracker"
+    out.mkdir(parents=True)
+    (out / "seq1.txt").write_text("an old result\n")
+    tracker = StopsAtFrame(stop=5)
+    with pytest.raises(InputError) as err:
+        split_eval.run_split(
+            tracker.factory, split, tmp_path / "out", interval=2, overwrite=True, progress=False
+        )
+    assert str(err.value) == (
+        f"{split / 'seq1' / 'img1' / '00000005.jpg'}: truncated or corrupt JPEG (...); tracking "
+        f"stopped at frame 5 of seq1: the 4 lines of the 2 frames tracked before it are in "
+        f"{out / 'seq1.txt.partial'} (seq1.txt not written)"
+    )
+    assert not (out / "seq1.txt").exists()  # nothing that looks complete
+    partial = mot_text.read_mot_file(out / "seq1.txt.partial")
+    assert sorted(set(partial.frames.tolist())) == [1, 3]
+    # A later complete run replaces the partial file.
+    split_eval.run_split(FakeTracker().factory, split, tmp_path / "out", progress=False)
+    assert (out / "seq1.txt").exists() and not (out / "seq1.txt.partial").exists()

@@ -78,3 +78,14 @@ def test_read_mot_file_errors_name_file_and_line(tmp_path, line, problem):
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="nope.txt: file not found"):
         mot_text.read_mot_file(tmp_path / "nope.txt")
+
+
+def test_an_id_twice_in_one_frame_names_both_lines(tmp_path):
+    path = tmp_path / "r.txt"
+    path.write_text("1,1,0,0,5,5\n1,2,0,0,5,5\n2,1,0,0,5,5\n2,1,3,3,5,5\n")
+    table = mot_text.read_mot_file(path)
+    with pytest.raises(
+        InputError, match=r"r\.txt:4: id 1 appears twice in frame 2 \(also line 3\)"
+    ):
+        mot_text.check_unique_ids(path, mot_text.table_rows(table), "result")
+    mot_text.check_unique_ids(path, mot_text.table_rows(table.select(table.frames == 1)), "result")
