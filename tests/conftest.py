@@ -109,7 +109,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # Modules whose tests share compiled work, one unit per parameter of their module-scoped fixture
 # `run` (one compiled run per official fixture).
-_UNIT_PER_PARAM = ("test_train_step_parity.py", "test_tracker_fixture.py")
+_UNIT_PER_PARAM = ("test_train_step_parity.py", "test_tracker_fixture.py", "test_export_serve.py")
 # Modules that are one unit (a module-scoped fixture, or one compilation cache entry that the
 # first test fills and the next ones read).
 _UNIT_PER_MODULE = (
@@ -128,9 +128,11 @@ _SLOW_FIRST = (
     "test_train_sharding.py::test_eight_devices_equal_one_device",  # ~200
     "test_train_resume.py",  # ~200
     "test_bdd100k_tracking.py::test_train_then_eval_multiclass_synthetic_as_bdd100k",  # ~130
+    "test_export_serve.py[official_def_detr]",  # ~160 (alone on a busy machine, 2026-12-07)
     "test_train_step_parity.py[official_def_detr]",  # ~125 (optimized: runs a ResNet-50)
     "test_train_loop.py::test_synthetic_config_end_to_end",  # ~115
     "test_train_step_parity.py[official_memotr_dab_detr]",  # ~115
+    "test_export_serve.py[official_memotr_dab_detr]",  # ~115
     "test_detector.py",  # ~55
     "test_tracker_tiny.py",  # ~50
     "test_end_to_end.py::test_convert_and_track_cli_reproduce_official_tracker_txt",  # ~40

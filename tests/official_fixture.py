@@ -43,3 +43,17 @@ def training_batch(z, num_frames: int, max_objects: int, dtype=np.float32) -> di
         batch["obj_mask"][t, :n] = True
     batch["boxes"] = batch["boxes"].astype(dtype)
     return batch
+
+
+def tracker_config(config_module, meta: dict):
+    """`config_module.get_config()` set up as the official tracker run of a fixture: its
+    thresholds (meta.json) and the fixture's preprocessing (short side 256, max size 352)."""
+    th = meta["inference"]["thresholds"]
+    config = config_module.get_config()
+    config.tracker.det_score_thresh = th["DET_SCORE_THRESH"]
+    config.tracker.track_score_thresh = th["TRACK_SCORE_THRESH"]
+    config.tracker.result_score_thresh = th["RESULT_SCORE_THRESH"]
+    config.tracker.miss_tolerance = th["MISS_TOLERANCE"]
+    config.model.update_thresh = th["UPDATE_THRESH"]
+    config.tracker.short_side, config.tracker.max_size = 256, 352
+    return config

@@ -13,7 +13,8 @@ Implementation = Literal["xla", "pallas"]
 
 
 def default_implementation() -> Implementation:
-    """'pallas' on a GPU backend, 'xla' elsewhere."""
+    """What `implementation=None` runs on the default backend: 'pallas' on a GPU, 'xla'
+    elsewhere. (The choice itself is made per lowering platform, see `ms_deform_attn`.)"""
     return "pallas" if jax.default_backend() == "gpu" else "xla"
 
 
@@ -32,26 +33,38 @@ def ms_deform_attn(
       spatial_shapes: static tuple of (H, W) per level.
       sampling_locations: (N, Q, M, L, P, 2) normalized (x, y).
       attention_weights: (N, Q, M, L, P).
-      implementation: 'xla' (pure JAX) or 'pallas' (the kernel; on a non-GPU backend it runs
-        in Pallas interpret mode, slow, meant for tests); None picks 'pallas' on GPU and 'xla'
+      implementation: 'xla' (pure JAX) or 'pallas' (the kernel; on a platform other than CUDA it
+        runs in Pallas interpret mode, slow, meant for tests); None: 'pallas' on CUDA and 'xla'
         elsewhere.
+
+    The choice follows the platform the code is *lowered* for (`jax.lax.platform_dependent`),
+    not `jax.default_backend()`: a function exported with `jax.export` for
+    `platforms=['cpu', 'cuda']` carries the compiled Triton kernel for CUDA and the xla path (or
+    interpret mode) for CPU, and the platform it runs on picks its branch before compilation.
 
     Returns:
       (N, Q, M * D) in value's dtype, float32 accumulation.
     """
     spatial_shapes = tuple((int(h), int(w)) for h, w in spatial_shapes)
-    if implementation is None:
-        implementation = default_implementation()
-    if implementation == "xla":
-        return ms_deform_attn_xla(value, spatial_shapes, sampling_locations, attention_weights)
-    if implementation == "pallas":
-        on_gpu = jax.default_backend() == "gpu"
+    args = (value, sampling_locations, attention_weights)
+
+    def xla(value, locations, weights):
+        return ms_deform_attn_xla(value, spatial_shapes, locations, weights)
+
+    def pallas(interpret: bool):
         # The value gradient is an XLA scatter-add on every backend: on an H100 the whole
         # encoder forward+backward takes 2.2 ms that way against 4.5 ms with the kernel's
         # atomic_add tiles (Pallas lowers them acquire-release; docs/kernels.md), and interpret
         # mode cannot run vector atomics with repeated indices at all.
         blocks = BlockSizes(value_grad="scatter")
-        return ms_deform_attn_pallas(
-            value, spatial_shapes, sampling_locations, attention_weights, blocks, not on_gpu
+        return lambda value, locations, weights: ms_deform_attn_pallas(
+            value, spatial_shapes, locations, weights, blocks, interpret
         )
+
+    if implementation is None:
+        return jax.lax.platform_dependent(*args, cuda=pallas(False), default=xla)
+    if implementation == "xla":
+        return xla(*args)
+    if implementation == "pallas":
+        return jax.lax.platform_dependent(*args, cuda=pallas(False), default=pallas(True))
     raise ValueError(f"unknown ms_deform_attn implementation {implementation!r}")

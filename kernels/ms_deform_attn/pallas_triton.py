@@ -39,6 +39,7 @@ import numpy as np
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as pltriton
 
+from kernels.ms_deform_attn.cuda_only import cuda_only
 from kernels.ms_deform_attn.reference import SpatialShapes, bilinear_corners, level_start_index
 
 ValueGrad = Literal["atomic", "scatter"]
@@ -192,13 +193,19 @@ def _specs(s, kp, dp, block_q):
     return table, cols, val, rows
 
 
+def _call(call, interpret: bool, *args):
+    """Runs a `pallas_call` (returning a list); a compiled one is lowered for CUDA alone
+    (`cuda_only`: it can sit in a module exported for CPU and CUDA at once)."""
+    return call(*args) if interpret else cuda_only(call, *args)
+
+
 def _forward(value, spatial_shapes, sampling_locations, attention_weights, blocks, interpret):
     v, x, y, aw, tables, dims = _prepare(
         value, spatial_shapes, sampling_locations, attention_weights, blocks.block_q
     )
     n, s, m, d, q, _, _, _, kp, dp, qp = dims
     table, cols, val, rows = _specs(s, kp, dp, blocks.block_q)
-    out = pl.pallas_call(
+    call = pl.pallas_call(
         _fwd_kernel,
         grid=(n, m, qp // blocks.block_q),
         in_specs=[table, table, table, cols, cols, cols, val],
@@ -209,7 +216,8 @@ def _forward(value, spatial_shapes, sampling_locations, attention_weights, block
         ),
         interpret=interpret,
         name="ms_deform_attn_fwd",
-    )(*tables, x, y, aw, v)  # (N, Qp, M, Dp)
+    )
+    (out,) = _call(lambda *a: [call(*a)], interpret, *tables, x, y, aw, v)  # (N, Qp, M, Dp)
     return out[:, :q, :, :d].reshape(n, q, m * d)  # (N, Q, M*D)
 
 
@@ -234,7 +242,7 @@ def _backward(value, spatial_shapes, sampling_locations, attention_weights, g, b
         out_shape.append(jax.ShapeDtypeStruct((n, s, m, dp), jnp.float32))
         aliases = {len(args): 3}
         args.append(jnp.zeros((n, s, m, dp), jnp.float32))
-    outs = pl.pallas_call(
+    call = pl.pallas_call(
         functools.partial(_bwd_kernel, atomic=atomic),
         grid=(n, m, qp // blocks.block_q),
         in_specs=in_specs,
@@ -246,7 +254,8 @@ def _backward(value, spatial_shapes, sampling_locations, attention_weights, g, b
         ),
         interpret=interpret,
         name="ms_deform_attn_bwd",
-    )(*args)
+    )
+    outs = _call(call, interpret, *args)
     dx, dy, daw = (o[:, :q, :, :k] for o in outs[:3])  # (N, Q, M, K)
     dloc = jnp.stack([dx, dy], axis=-1).reshape(sampling_locations.shape)  # (N, Q, M, L, P, 2)
     daw = daw.reshape(attention_weights.shape)  # (N, Q, M, L, P)

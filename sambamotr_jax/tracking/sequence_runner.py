@@ -1,4 +1,8 @@
-"""Tracking a sequence into MOT lines (library behind `track.py`, `eval.py` and the demo)."""
+"""Tracking a sequence into MOT lines (library behind `track.py`, `eval.py` and the demo).
+
+`mot_lines` (one frame's rows as the official Submitter writes them) lives in
+`online.frame_loop`, shared with the artifact runner.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +15,9 @@ from flax import traverse_util
 from sambamotr_jax.formats import mot_text, sequence_folder
 from sambamotr_jax.formats.atomic_write import partial_path, write_partial, write_text_atomic
 from sambamotr_jax.formats.errors import InputError
-from sambamotr_jax.tracking.tracker import FrameTracks, Tracker
+from sambamotr_jax.online.frame_loop import mot_lines
+from sambamotr_jax.tracking.tracker import Tracker
 from sambamotr_jax.weights import converted_checkpoint
-
-
-def mot_lines(frame: FrameTracks) -> list[str]:
-    """MOT lines of one frame exactly as the official Submitter writes them."""
-    lines = []
-    for track_id, (x1, y1, x2, y2) in zip(frame.ids.tolist(), frame.boxes_xyxy.tolist()):
-        x, y, w, h = mot_text.mot_box_from_xyxy(x1, y1, x2, y2)
-        lines.append(mot_text.format_mot_line(frame.index + 1, track_id, x, y, w, h))
-    return lines
 
 
 def track_to_file(config, checkpoint: str, seq_dir: str, output: str, *, interval: int = 1):

@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from sambamotr_jax.online.frame_loop import grow_slots
+
 
 @struct.dataclass
 class TrackState:
@@ -89,24 +91,21 @@ def gather_rows(tree, order: jax.Array, live: jax.Array):
     return jax.tree.map(take, tree)
 
 
+def slot_fills(state: TrackState) -> TrackState:
+    """The value of each field in a padding slot (what `empty_track_state` holds); `next_id` is
+    not per slot."""
+    return TrackState(
+        live=False,
+        ids=-1,
+        labels=0,
+        disappear_time=0,
+        query_embed=0.0,
+        ref_pts=0.0,
+        updater={n: 0.0 for n in state.updater},
+        next_id=0,
+    )
+
+
 def grow_track_state(state: TrackState, capacity: int) -> TrackState:
     """The same tracks in a larger capacity (new slots are padding)."""
-    if capacity < state.capacity:
-        raise ValueError(f"cannot shrink a track state from {state.capacity} to {capacity}")
-    grown = empty_track_state(
-        capacity,
-        state.query_embed.shape[1],
-        {n: x.shape[1:] for n, x in state.updater.items()},
-    )
-    k = state.capacity
-    put = lambda big, small: big.at[:k].set(small)
-    return grown.replace(
-        live=put(grown.live, state.live),
-        ids=put(grown.ids, state.ids),
-        labels=put(grown.labels, state.labels),
-        disappear_time=put(grown.disappear_time, state.disappear_time),
-        query_embed=put(grown.query_embed, state.query_embed),
-        ref_pts=put(grown.ref_pts, state.ref_pts),
-        updater=jax.tree.map(put, grown.updater, state.updater),
-        next_id=state.next_id,
-    )
+    return grow_slots(state, capacity, slot_fills(state))

@@ -1,14 +1,12 @@
 """The tracker object: frames in, `FrameTracks` out (public as `sambamotr_jax.api.Tracker`).
 
-One jitted function runs each frame (compiled once per frame size); while the device works on
-frame t the host reads and preprocesses frame t+1, and it fetches only the per-track result rows.
+One jitted function runs each frame (compiled once per frame size and track capacity); the frame
+loop (`online.frame_loop.CapacityLoop`, shared with the artifact runner `serve`) grows the
+capacity exactly and overlaps host preprocessing with the device.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
-import logging
 import pathlib
 from collections.abc import Iterable, Iterator
 
@@ -17,28 +15,13 @@ import numpy as np
 
 from sambamotr_jax import model as model_lib
 from sambamotr_jax.formats import frame_images, sequence_folder
-from sambamotr_jax.tracking import frame_preprocess, frame_step
+from sambamotr_jax.online import frame_preprocess
+from sambamotr_jax.online.frame_loop import CapacityLoop, FrameTracks, every_kth
+from sambamotr_jax.tracking import frame_step
 from sambamotr_jax.tracking.track_state import empty_track_state, grow_track_state
 from sambamotr_jax.weights import converted_checkpoint
 
-
-@dataclasses.dataclass(frozen=True)
-class FrameTracks:
-    """Tracks written for one frame (the official Submitter's filtered rows).
-
-    Attributes:
-      index: 0-based index of the frame in the sequence (MOT frame number is index + 1).
-      ids: (n,) int track ids.
-      labels: (n,) int class of each track.
-      scores: (n,) float32 best class score.
-      boxes_xyxy: (n, 4) float32 boxes in original-frame pixels.
-    """
-
-    index: int
-    ids: np.ndarray
-    labels: np.ndarray
-    scores: np.ndarray
-    boxes_xyxy: np.ndarray
+__all__ = ["FrameTracks", "Tracker"]  # FrameTracks is defined in online.frame_loop
 
 
 class Tracker:
@@ -56,13 +39,31 @@ class Tracker:
             miss_tolerance=int(t.miss_tolerance),
             area_thresh=float(t.area_thresh),
         )
-        self.capacity = int(t.max_tracks)
-        self.max_capacity = max(int(t.max_tracks_limit), self.capacity)
         # No donation: a frame that overflows is redone from its input state.
         self._step = frame_step.make_frame_step(
             self.model, self.params, return_detections=return_detections, donate=False
         )
-        self.last_detections = None  # detector outputs of the last collected frame (debugging)
+        self._loop = CapacityLoop(
+            lambda state, *inputs: self._step(self.variables, state, *inputs),
+            grow_track_state,
+            capacity=int(t.max_tracks),
+            max_capacity=int(t.max_tracks_limit),
+        )
+
+    @property
+    def capacity(self) -> int:
+        """The current track capacity (grows from `tracker.max_tracks`; kept across sequences)."""
+        return self._loop.capacity
+
+    @property
+    def state(self):
+        """The track state after the last collected frame."""
+        return self._loop.state
+
+    @property
+    def last_detections(self):
+        """Detector outputs of the last collected frame (with `return_detections`; debugging)."""
+        return (self._loop.last_results or {}).get("detections")
 
     @classmethod
     def from_checkpoint(cls, config, checkpoint_dir: str | pathlib.Path) -> Tracker:
@@ -90,78 +91,18 @@ class Tracker:
         capacity compiles once.
         """
         t = self.config.tracker
-        state = self.new_state()
-        pending = None  # (index, input state, frame inputs, results) of the frame in flight
-        frames = iter(frames)
-        for i in itertools.count():
-            try:
-                frame = next(frames)
-            except StopIteration:
-                break
-            except Exception:
-                # A frame that cannot be read: the frame in flight is still yielded first, so
-                # the caller keeps the results of every frame before the one that failed.
-                if pending is not None:
-                    _, collected = self._finish(*pending, state)
-                    yield collected
-                raise
-            image, mask = frame_preprocess.preprocess_frame(frame, t.short_side, t.max_size)
-            inputs = (image[None], mask[None], np.array(frame.shape[:2], np.float32))
-            if pending is not None:
-                state, collected = self._finish(*pending, state)
-                yield collected
-            previous = state
-            state, results = self._step(self.variables, state, *inputs)
-            pending = (i * interval, previous, inputs, results)
-            self.state = state
-        if pending is not None:
-            _, collected = self._finish(*pending, state)
-            yield collected
-
-    def _finish(self, index, previous, inputs, results, state):
-        """Collects a frame's results; on overflow grows the capacity and redoes the frame."""
-        r = jax.device_get(results)
-        while int(r["overflow"]) > 0 and self.capacity < self.max_capacity:
-            new_capacity = min(2 * self.capacity, self.max_capacity)
-            logging.info(
-                "frame %d: %d live tracks do not fit %d slots; capacity -> %d",
-                index + 1,
-                int(r["overflow"]) + self.capacity,
-                self.capacity,
-                new_capacity,
-            )
-            self.capacity = new_capacity
-            previous = grow_track_state(previous, new_capacity)
-            state, results = self._step(self.variables, previous, *inputs)
-            self.state = state
-            r = jax.device_get(results)
-        return state, self._collect(index, r)
+        inputs = (
+            (i * interval, frame_preprocess.step_inputs(frame, t.short_side, t.max_size))
+            for i, frame in enumerate(frames)
+        )
+        yield from self._loop.run(self.new_state(), inputs)
 
     def track_paths(self, paths: list[pathlib.Path], *, interval: int = 1) -> Iterator[FrameTracks]:
         """Tracks frames read from files, every `interval`-th one, as the official SeqDataset."""
-        selected = paths[: len(paths) // interval * interval : interval] if interval > 1 else paths
+        selected = every_kth(paths, interval)
         return self.track_frames((frame_images.read_rgb(p) for p in selected), interval=interval)
 
     def track_sequence(
         self, seq_dir: str | pathlib.Path, *, interval: int = 1
     ) -> Iterator[FrameTracks]:
         return self.track_paths(sequence_folder.sequence_frames(seq_dir), interval=interval)
-
-    def _collect(self, index: int, r) -> FrameTracks:
-        self.last_detections = r.get("detections")
-        if int(r["overflow"]) > 0:
-            logging.warning(
-                "frame %d: %d tracks dropped: more live tracks than "
-                "tracker.max_tracks_limit=%d; raise --config.tracker.max_tracks_limit",
-                index + 1,
-                int(r["overflow"]),
-                self.capacity,
-            )
-        keep = np.asarray(r["keep"])
-        return FrameTracks(
-            index=index,
-            ids=np.asarray(r["ids"])[keep],
-            labels=np.asarray(r["labels"])[keep],
-            scores=np.asarray(r["scores"])[keep],
-            boxes_xyxy=np.asarray(r["boxes_xyxy"])[keep],
-        )

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sambamotr_jax.formats import frame_images
-from sambamotr_jax.tracking import frame_preprocess
+from sambamotr_jax.online import frame_preprocess
 
 
 def test_fixture_frames_reproduce_official_images(def_detr_fixture):

@@ -16,6 +16,7 @@ from configs import dancetrack, memotr_dancetrack
 from sambamotr_jax import api
 from sambamotr_jax.tracking import sequence_runner
 from sambamotr_jax.weights import conversion, torch_state
+from tests import official_fixture
 from tests.conftest import shared_path
 
 CAPACITY = 20  # more than the 14-15 live tracks of the runs: padding must not change anything
@@ -41,14 +42,7 @@ def run(request):
     root = shared_path("fixtures", name)
     config_module, updater_fields = FIXTURES[name]
     meta = json.loads((root / "meta.json").read_text())
-    th = meta["inference"]["thresholds"]
-    config = config_module.get_config()
-    config.tracker.det_score_thresh = th["DET_SCORE_THRESH"]
-    config.tracker.track_score_thresh = th["TRACK_SCORE_THRESH"]
-    config.tracker.result_score_thresh = th["RESULT_SCORE_THRESH"]
-    config.tracker.miss_tolerance = th["MISS_TOLERANCE"]
-    config.model.update_thresh = th["UPDATE_THRESH"]
-    config.tracker.short_side, config.tracker.max_size = 256, 352
+    config = official_fixture.tracker_config(config_module, meta)
     config.tracker.max_tracks = CAPACITY
     variables, report, _ = conversion.convert_state(
         torch_state.load_torch_checkpoint(root / "weights.pth"), config

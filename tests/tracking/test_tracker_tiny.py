@@ -10,7 +10,8 @@ import pytest
 from configs import tiny
 from sambamotr_jax import api
 from sambamotr_jax import model as model_lib
-from sambamotr_jax.tracking import frame_preprocess, frame_step
+from sambamotr_jax.online import frame_preprocess
+from sambamotr_jax.tracking import frame_step
 
 
 @pytest.fixture(scope="module")

@@ -45,3 +45,17 @@ def preprocess_frame(
     mask = np.ones((hp, wp), bool)
     mask[:h, :w] = False
     return padded, mask
+
+
+def step_inputs(
+    frame_rgb: np.ndarray, short_side: int, max_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The frame step's inputs for one frame: image (1, Hp, Wp, 3) float32, pad_mask (1, Hp, Wp)
+    bool, orig_hw (2,) float32 original (height, width)."""
+    image, mask = preprocess_frame(frame_rgb, short_side, max_size)
+    return image[None], mask[None], np.array(frame_rgb.shape[:2], np.float32)
+
+
+def input_size(height: int, width: int, short_side: int, max_size: int) -> tuple[int, int]:
+    """(Hp, Wp) the frame step sees for an original (height, width) frame: resized, then padded."""
+    return padded_size(*frame_images.resized_size(height, width, short_side, max_size))

@@ -1,0 +1,62 @@
+"""Export the tracker to one deployable artifact file that `python -m sambamotr_jax.serve` runs
+without the model code (JAX, NumPy and OpenCV only).
+
+    python -m sambamotr_jax.export --config=configs/dancetrack.py --checkpoint=CKPT_DIR \
+        --frame_size=1080,1920 --frame_size=720,1280 --platforms=cpu,cuda --output=tracker.zip
+
+`--frame_size` (repeatable) is the size of the frames to track, in original pixels (HEIGHT,WIDTH);
+the artifact holds the jitted frame step (serialized with `jax.export`) for the input those frames
+become after the official resize (`--config.tracker.short_side` / `max_size`) and padding, for
+every track capacity the tracker may grow to (`--config.tracker.max_tracks` doubling up to
+`max_tracks_limit`), plus the weights and the tracker settings (thresholds as
+`--config.tracker.*`, as for `track`). `--platforms` lists where it may run: an artifact lowered
+for `cpu,cuda` (possible on a CPU-only machine) runs the xla path on CPU and the Pallas Triton
+kernel on CUDA. The format: `sambamotr_jax/formats/tracker_artifact.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from sambamotr_jax import api
+from sambamotr_jax.runtime import cli
+from sambamotr_jax.tracking import step_export
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Converted checkpoint directory.")
+_FRAME_SIZE = flags.DEFINE_multi_string(
+    "frame_size", None, "HEIGHT,WIDTH of the frames to track, original pixels (repeatable)."
+)
+_PLATFORMS = flags.DEFINE_list("platforms", ["cpu"], "Platforms to lower for: cpu,cuda,...")
+_OUTPUT = flags.DEFINE_string("output", None, "Artifact file to write.")
+flags.mark_flags_as_required(["config", "checkpoint", "frame_size", "output"])
+
+
+def main(argv):
+    del argv
+    sizes = [step_export.parse_frame_size(s) for s in _FRAME_SIZE.value]
+    t0 = time.perf_counter()
+    tracker = api.Tracker.from_checkpoint(_CONFIG.value, _CHECKPOINT.value)
+    manifest = step_export.export_tracker(
+        _CONFIG.value, tracker.variables, sizes, _OUTPUT.value, platforms=tuple(_PLATFORMS.value)
+    )
+    size_mb = os.path.getsize(_OUTPUT.value) / 2**20
+    print(
+        f"wrote {_OUTPUT.value} ({size_mb:.1f} MiB): {len(manifest['steps'])} steps "
+        f"(inputs {sorted({tuple(s['input']) for s in manifest['steps']})} x capacities "
+        f"{manifest['capacities']}) for {','.join(manifest['platforms'])} "
+        f"in {time.perf_counter() - t0:.0f} s"
+    )
+
+
+def run():
+    """Console-script entry point (`sambamotr-export`)."""
+    cli.run(lambda argv: app.run(main, argv=argv), prog="python -m sambamotr_jax.export")
+
+
+if __name__ == "__main__":
+    run()
