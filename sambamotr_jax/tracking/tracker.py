@@ -39,6 +39,13 @@ class FrameTracks:
     scores: np.ndarray
     boxes_xyxy: np.ndarray
 
+    def to_supervision(self):
+        """These tracks as `supervision.Detections` (xyxy float32, confidence, class_id,
+        tracker_id); needs the `supervision` extra (`pip install -e ".[supervision]"`)."""
+        from sambamotr_jax.tracking import supervision_tracker  # noqa: PLC0415 (optional extra)
+
+        return supervision_tracker.to_detections(self)
+
 
 class Tracker:
     """The online tracker bound to a model config and variables."""
@@ -88,12 +95,10 @@ class Tracker:
         again from its saved input state with the larger capacity, so results are exact. Each
         capacity compiles once.
         """
-        t = self.config.tracker
         state = self.new_state()
         pending = None  # (index, input state, frame inputs, results) of the frame in flight
         for i, frame in enumerate(frames):
-            image, mask = frame_preprocess.preprocess_frame(frame, t.short_side, t.max_size)
-            inputs = (image[None], mask[None], np.array(frame.shape[:2], np.float32))
+            inputs = self._frame_inputs(frame)
             if pending is not None:
                 state, collected = self._finish(*pending, state)
                 yield collected
@@ -104,6 +109,29 @@ class Tracker:
         if pending is not None:
             _, collected = self._finish(*pending, state)
             yield collected
+
+    def track_frame(self, state, frame: np.ndarray, *, index: int = 0):
+        """Tracks one (H, W, 3) uint8 RGB frame at once (no overlap with reading the next one).
+
+        Args:
+          state: the track state after the previous frame (`new_state()` before the first).
+          frame: the frame; `index` is its 0-based index, copied into the result.
+
+        Returns:
+          (the state after this frame, its FrameTracks): frame by frame the same results as
+          `track_frames` (capacity growth included).
+        """
+        inputs = self._frame_inputs(frame)
+        new_state, results = self._step(self.variables, state, *inputs)
+        new_state, collected = self._finish(index, state, inputs, results, new_state)
+        self.state = new_state
+        return new_state, collected
+
+    def _frame_inputs(self, frame: np.ndarray):
+        """(image (1, h, w, 3), mask (1, h, w), original (H, W)) of an RGB frame for the step."""
+        t = self.config.tracker
+        image, mask = frame_preprocess.preprocess_frame(frame, t.short_side, t.max_size)
+        return image[None], mask[None], np.array(frame.shape[:2], np.float32)
 
     def _finish(self, index, previous, inputs, results, state):
         """Collects a frame's results; on overflow grows the capacity and redoes the frame."""
