@@ -29,6 +29,9 @@ e.g. labels/box_track_20/val; TETA, HOTA, MOTA, IDF1 into summary.json / summary
 --interval=K tracks and scores frames 1, 1+K, 1+2K, ... (the official EVAL_INTERVAL).
 A missing or malformed input stops with one line `eval.py: error: ...` (exit status 2; --debug
 adds the traceback).
+
+The repository's `eval.py`, `python -m sambamotr_jax.eval_cli` and the `sambamotr-eval` console
+script all run `run()` (this module is not named eval.py: no two modules share a file name).
 """
 
 from __future__ import annotations
@@ -112,5 +115,10 @@ def main(argv):
         print(trackeval_scores.format_table(scores.summary), end="")
 
 
+def run():
+    """Entry point of `eval.py`, `sambamotr-eval` and `python -m sambamotr_jax.eval_cli`."""
+    cli.run_absl(main, module="sambamotr_jax.eval_cli", doc=__doc__)
+
+
 if __name__ == "__main__":
-    cli.run(lambda argv: app.run(main, argv=argv), prog="eval.py")
+    run()

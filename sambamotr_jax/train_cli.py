@@ -1,6 +1,7 @@
 r"""Train SambaMOTR / MeMOTR: flags -> `train_loop.train_and_evaluate(config, workdir)`.
 
   python train.py --config=configs/synthetic.py --workdir=runs/synthetic
+  sambamotr-train --config=configs/synthetic.py --workdir=runs/synthetic   # the same
   python train.py --config=configs/dancetrack.py --workdir=runs/dancetrack \
       --config.data.root=DATA --config.train.init_from=converted/deformable_detr
 
@@ -11,6 +12,10 @@ jax.distributed.initialize() (cluster settings from the environment) before anyt
 A bad input (a malformed data file, a workdir of another config) or a non-finite loss stops the
 run with one line `train.py: error: ...` (--debug adds the traceback); --verbosity=1 shows the
 libraries' INFO logs.
+
+The repository's `train.py`, `python -m sambamotr_jax.train_cli` and the `sambamotr-train`
+console script all run `run()` (this module is not named train.py: no two modules share a
+file name).
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ flags.DEFINE_bool("multihost", False, "Call jax.distributed.initialize() (one pr
 flags.mark_flags_as_required(["config", "workdir"])
 
 FLAGS = flags.FLAGS
+_MODULE = "sambamotr_jax.train_cli"
+
+
+def _prog() -> str:
+    return cli.prog_name(_MODULE)
 
 
 def parse_flags(argv):
@@ -35,13 +45,13 @@ def parse_flags(argv):
     try:
         return FLAGS(argv)
     except flags.Error as err:
-        sys.exit(f"train.py: error: {err}\nPass --helpfull to list the flags.")
+        sys.exit(f"{_prog()}: error: {err}\nPass --helpfull to list the flags.")
     except (AttributeError, KeyError, TypeError, ValueError) as err:
         message = err
         while isinstance(message, BaseException) and message.args:
             message = message.args[0]  # ml_collections nests the KeyError with its hint
         sys.exit(
-            f"train.py: error: bad --config override: {message}\n"
+            f"{_prog()}: error: bad --config override: {message}\n"
             "Config fields are listed in the config file and configs/common.py."
         )
 
@@ -67,5 +77,10 @@ def main(argv):
     logging.info("Done: %s", result)
 
 
+def run():
+    """Entry point of `train.py`, `sambamotr-train` and `python -m sambamotr_jax.train_cli`."""
+    cli.run_absl(main, module=_MODULE, doc=__doc__, flags_parser=parse_flags)
+
+
 if __name__ == "__main__":
-    cli.run(lambda argv: app.run(main, argv=argv, flags_parser=parse_flags), prog="train.py")
+    run()
