@@ -3,8 +3,9 @@
 One folder per layer; each imports only the layers below it (import-linter contracts in
 pyproject.toml, checked in CI):
 
-    convert.py track.py demo.py   command-line entry points (`python -m sambamotr_jax.X`)
-    api.py                        the public Python API (Tracker, FrameTracks)
+    convert.py track.py demo.py   command-line entry points (`python -m sambamotr_jax.X`,
+    train_cli.py eval_cli.py      `sambamotr-X`; train.py / eval.py at the repository root)
+    api.py                        the public Python API (Tracker, FrameTracks, SupervisionTracker)
     training/                     matcher, criterion, optimizer, clip step, training loop
     evaluation/  tracking/        scoring result files  |  the tracker over frames and sequences
     weights/                      official PyTorch checkpoints, conversion, converted checkpoints

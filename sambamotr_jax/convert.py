@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from sambamotr_jax.runtime import cli
@@ -55,5 +55,10 @@ def main(argv):
     sys.exit(0 if ok else 1)
 
 
+def run():
+    """Entry point of `sambamotr-convert` and `python -m sambamotr_jax.convert`."""
+    cli.run_absl(main, module="sambamotr_jax.convert", doc=__doc__)
+
+
 if __name__ == "__main__":
-    cli.run(lambda argv: app.run(main, argv=argv), prog="python -m sambamotr_jax.convert")
+    run()

@@ -1,9 +1,15 @@
-"""Track one sequence folder and write its MOT-format result file.
+"""Track one sequence folder or video and write its MOT-format result file.
 
     python -m sambamotr_jax.track --config=configs/dancetrack.py --checkpoint=CKPT_DIR \
         --input=DanceTrack/val/dancetrack0004 --output=dancetrack0004.txt
+    sambamotr-track --config=configs/dancetrack.py --checkpoint=CKPT_DIR \
+        --input=video.mp4 --output=video.txt --max_frames=500
 
-`--input` is a sequence folder with `img1/` inside, or a folder of frames (.jpg/.png). Tracker
+`--input` is a sequence folder with `img1/` inside, a folder of frames (.jpg/.png), or a video
+file FFmpeg reads (.mp4, .avi, .mkv, ...). The MOT frame number of a line is the input frame's
+1-based number. A video frame that cannot be decoded is reported as one warning line with its
+index and skipped; tracking goes on with the next frame. `--max_frames=N` tracks only the first
+N frames of the input. Tracker
 settings are config fields, e.g. `--config.tracker.det_score_thresh=0.5`,
 `--config.tracker.track_score_thresh=`, `--config.tracker.result_score_thresh=`,
 `--config.tracker.miss_tolerance=`, `--config.model.update_thresh=`,
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 import time
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from sambamotr_jax.runtime import cli, malloc_pad
@@ -25,9 +31,14 @@ from sambamotr_jax.training import config_checks
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Converted checkpoint directory.")
-_INPUT = flags.DEFINE_string("input", None, "Sequence folder (img1/ inside) or frames folder.")
+_INPUT = flags.DEFINE_string(
+    "input", None, "Sequence folder (img1/ inside), frames folder or video file."
+)
 _OUTPUT = flags.DEFINE_string("output", None, "MOT-format result file to write.")
 _INTERVAL = flags.DEFINE_integer("interval", 1, "Track every k-th frame (official EVAL_INTERVAL).")
+_MAX_FRAMES = flags.DEFINE_integer(
+    "max_frames", None, "Read only the input's first N frames (default: all).", lower_bound=1
+)
 flags.mark_flags_as_required(["config", "checkpoint", "input", "output"])
 
 
@@ -38,7 +49,12 @@ def main(argv):
     malloc_pad.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
     t0 = time.perf_counter()
     n_frames, n_lines = sequence_runner.track_to_file(
-        config, _CHECKPOINT.value, _INPUT.value, _OUTPUT.value, interval=_INTERVAL.value
+        config,
+        _CHECKPOINT.value,
+        _INPUT.value,
+        _OUTPUT.value,
+        interval=_INTERVAL.value,
+        max_frames=_MAX_FRAMES.value,
     )
     dt = time.perf_counter() - t0
     print(
@@ -46,5 +62,10 @@ def main(argv):
     )
 
 
+def run():
+    """Entry point of `sambamotr-track` and `python -m sambamotr_jax.track`."""
+    cli.run_absl(main, module="sambamotr_jax.track", doc=__doc__)
+
+
 if __name__ == "__main__":
-    cli.run(lambda argv: app.run(main, argv=argv), prog="python -m sambamotr_jax.track")
+    run()

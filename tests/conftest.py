@@ -117,6 +117,8 @@ _UNIT_PER_MODULE = (
     "test_train_step.py",
     "test_detector.py",
     "test_tracker_tiny.py",
+    "test_supervision_tracker.py",
+    "test_video_cli.py",
     "test_data_pipeline.py",
     "test_bdd100k.py",
     "test_teta.py",

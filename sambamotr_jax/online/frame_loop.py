@@ -22,6 +22,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from sambamotr_jax.formats import mot_text
+from sambamotr_jax.formats.errors import InputError
+
+SUPERVISION_INSTALL_HINT = (
+    'supervision is not installed; install it with: pip install -e ".[supervision]"'
+)
 
 # step(state, image, pad_mask, orig_hw) -> (next state, results): results per slot of the next
 # state, `ids` (K,), `labels` (K,), `scores` (K,), `boxes_xyxy` (K, 4) original pixels, `keep`
@@ -46,6 +51,27 @@ class FrameTracks:
     labels: np.ndarray
     scores: np.ndarray
     boxes_xyxy: np.ndarray
+
+    def to_supervision(self):
+        """These tracks as `supervision.Detections`: xyxy (n, 4) float32 in original pixels,
+        confidence (n,) float32, class_id (n,) int (0-based class), tracker_id (n,) int.
+        Needs the `supervision` extra (`pip install -e ".[supervision]"`)."""
+        sv = import_supervision()
+        return sv.Detections(
+            xyxy=np.asarray(self.boxes_xyxy, np.float32).reshape(-1, 4),
+            confidence=np.asarray(self.scores, np.float32),
+            class_id=np.asarray(self.labels, int),
+            tracker_id=np.asarray(self.ids, int),
+        )
+
+
+def import_supervision():
+    """The `supervision` module (an optional extra), or one InputError saying how to install it."""
+    try:
+        import supervision  # noqa: PLC0415 (optional extra)
+    except ImportError:
+        raise InputError(SUPERVISION_INSTALL_HINT) from None
+    return supervision
 
 
 def mot_lines(frame: FrameTracks) -> list[str]:
@@ -143,6 +169,14 @@ class CapacityLoop:
         if pending is not None:
             _, collected = self._finish(*pending, state)
             yield collected
+
+    def run_one(self, state, index: int, inputs: tuple):
+        """Tracks one frame at once (no overlap with reading the next one): (the state after
+        it, its FrameTracks), frame by frame the same results as `run` (growth included)."""
+        new_state, results = self.step(state, *inputs)
+        new_state, collected = self._finish(index, state, inputs, results, new_state)
+        self.state = new_state
+        return new_state, collected
 
     def _finish(self, index, previous, inputs, results, state):
         """Collects a frame's results; on overflow grows the capacity and redoes the frame."""

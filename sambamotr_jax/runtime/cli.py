@@ -1,10 +1,12 @@
 """One way for a command-line entry point to fail: one line on stderr, a known exit status.
 
 Every entry point (train.py, eval.py, `python -m sambamotr_jax.{convert,track,demo}`,
-`python -m data_pipeline.{synthetic_mot,prepare}`) runs its main through `run`:
+`python -m data_pipeline.{synthetic_mot,prepare}`, the `sambamotr-*` console scripts) runs its
+main through `run`; an absl main does it through `run_absl`, which names the program as the user
+called it (`train.py`, `python -m sambamotr_jax.track`, `sambamotr-track`):
 
-    if __name__ == "__main__":
-        cli.run(lambda argv: app.run(main, argv=argv), prog="eval.py")
+    def run():  # the console script's entry point
+        cli.run_absl(main, module=__name__, doc=__doc__)
 
 - An `InputError` (a missing or malformed file, folder, line or setting) prints exactly one
   line `PROG: error: MESSAGE` to stderr and exits with status 2.
@@ -18,7 +20,7 @@ Every entry point (train.py, eval.py, `python -m sambamotr_jax.{convert,track,de
   file that is missing or does not load) is an input error too: one line, status 2. Errors
   absl reports itself (an unknown flag) keep absl's one message and status.
 
-This module imports only the standard library, absl (lazily) and `sambamotr_jax.formats`.
+This module imports only the standard library, `sambamotr_jax.formats` and (lazily) absl.
 """
 
 from __future__ import annotations
@@ -119,3 +121,47 @@ def command_line_error(err: BaseException) -> str | None:
         )
     cause = err.__cause__ or err.__context__
     return f"--config: {cause or err}; check the config file path and that it loads"
+
+
+def prog_name(module: str, argv0: str | None = None) -> str:
+    """The program as the user ran it: `python -m MODULE` when argv[0] is MODULE's own file,
+    else argv[0]'s file name (`train.py`, `sambamotr-track`)."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    if argv0.replace(os.sep, "/").endswith("/" + module.replace(".", "/") + ".py"):
+        return f"python -m {module}"
+    return os.path.basename(argv0) or module
+
+
+def run_absl(
+    main: Callable[[list[str]], object],
+    *,
+    module: str,
+    doc: str | None = None,
+    flags_parser: Callable[[list[str]], list[str]] | None = None,
+):
+    """`run` for an absl main: `app.run(main)` under the program name `prog_name(module)`;
+    `--help` (and absl's other help flags) exit with status 0.
+
+    `doc` (the entry module's docstring) becomes the `--help` text also when a console script or
+    a shim script is the `__main__` module (absl prints `__main__.__doc__`).
+    """
+    from absl import app  # noqa: PLC0415
+
+    main_module = sys.modules.get("__main__")
+    if doc and main_module is not None:
+        main_module.__doc__ = doc
+    parser = {} if flags_parser is None else {"flags_parser": flags_parser}
+
+    def run_app(argv: list[str]):
+        try:
+            return app.run(main, argv=argv, **parser)
+        except SystemExit as done:
+            # absl exits with status 1 after printing the help a user asked for.
+            if done.code == 1 and any(arg.split("=")[0] in _HELP_FLAGS for arg in argv[1:]):
+                sys.exit(0)
+            raise
+
+    return run(run_app, prog=prog_name(module))
+
+
+_HELP_FLAGS = ("--help", "-help", "-?", "--helpshort", "--helpfull", "--helpxml")

@@ -1,53 +1,148 @@
 """Tracking a sequence into MOT lines (library behind `track.py`, `eval.py` and the demo).
 
-`mot_lines` (one frame's rows as the official Submitter writes them) lives in
-`online.frame_loop`, shared with the artifact runner.
+Inputs (`open_input`): a sequence folder (`img1/` inside), a folder of .jpg/.png frames, or a
+video file (`formats.video_file`: any container FFmpeg reads; a frame that cannot be decoded is
+one warning line and is skipped, the frames after it keep their own numbers). `mot_lines` (one
+frame's rows as the official Submitter writes them) lives in `online.frame_loop`, shared with the
+artifact runner.
 """
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import pathlib
 from collections.abc import Iterator
 
+import numpy as np
 import tqdm
 from flax import traverse_util
 
-from sambamotr_jax.formats import mot_text, sequence_folder
+from sambamotr_jax.formats import frame_images, mot_text, sequence_folder, video_file
 from sambamotr_jax.formats.atomic_write import partial_path, write_partial, write_text_atomic
 from sambamotr_jax.formats.errors import InputError
-from sambamotr_jax.online.frame_loop import mot_lines
+from sambamotr_jax.online.frame_loop import FrameTracks, mot_lines
 from sambamotr_jax.tracking.tracker import Tracker
 from sambamotr_jax.weights import converted_checkpoint
 
 
-def track_to_file(config, checkpoint: str, seq_dir: str, output: str, *, interval: int = 1):
-    """Tracks `seq_dir` and writes `output` atomically; returns (frames tracked, lines written).
+@dataclasses.dataclass
+class InputFrames:
+    """The frames of a tracker input, read lazily (one at a time).
+
+    Attributes:
+      name: the input's name (folder or file stem), for progress bars.
+      fps: frames per second: the video's, seqinfo.ini's frameRate, else 20.
+      count: the number of frames `frames` yields, None when a video does not say.
+      frames: (0-based index of the frame in the input, (H, W, 3) uint8 RGB frame) in order.
+    """
+
+    name: str
+    fps: float
+    count: int | None
+    frames: Iterator[tuple[int, np.ndarray]]
+
+
+def open_input(
+    source: str | pathlib.Path, *, interval: int = 1, max_frames: int | None = None
+) -> InputFrames:
+    """Opens a sequence folder, a frames folder or a video file; checks it now, reads lazily.
+
+    Args:
+      source: the input.
+      interval: keep every `interval`-th frame (0, k, 2k, ...; for folders as the official
+        SeqDataset: the last incomplete group is dropped).
+      max_frames: read only the input's first `max_frames` frames (None: all).
+
+    Raises:
+      InputError: the input is missing, an empty folder, an empty or unreadable file.
+    """
+    source = pathlib.Path(source)
+    limit = None if max_frames is None else max(int(max_frames), 0)
+    if source.is_dir():
+        fps = video_file.DEFAULT_FPS
+        for ini_dir in (source, source.parent):
+            if (ini_dir / sequence_folder.SEQINFO).is_file():
+                fps = sequence_folder.read_seqinfo(ini_dir).frame_rate or fps
+                break
+        paths = sequence_folder.sequence_frames(source)[:limit]
+        if interval > 1:
+            paths = paths[: len(paths) // interval * interval : interval]
+        frames = ((i * interval, frame_images.read_rgb(p)) for i, p in enumerate(paths))
+        return InputFrames(source.name, fps, len(paths), frames)
+    if not source.exists():
+        raise InputError(
+            f"{source}: not found; give a sequence folder, a folder of frames or a video file"
+        )
+    video = video_file.open_video(source)
+    total = video.num_frames
+    if limit is not None:
+        total = limit if total is None else min(total, limit)
+
+    def frames():
+        for frame in video.frames():
+            if limit is not None and frame.index >= limit:
+                break
+            if frame.index % interval == 0:
+                yield frame.index, frame.rgb
+
+    count = None if total is None else -(-total // interval)
+    return InputFrames(source.stem, video.fps, count, frames())
+
+
+def track_input(tracker: Tracker, source: InputFrames) -> Iterator[tuple[FrameTracks, np.ndarray]]:
+    """(the frame's tracks, its RGB frame) for each frame of `source`, in order.
+
+    A result's `index` is the frame's index in the input (so a skipped undecodable video frame
+    leaves a gap, not a shift). At most two frames are held at once.
+    """
+    fed: collections.deque = collections.deque()
+
+    def feed():
+        for index, rgb in source.frames:
+            fed.append((index, rgb))
+            yield rgb
+
+    for tracks in tracker.track_frames(feed()):
+        index, rgb = fed.popleft()
+        yield dataclasses.replace(tracks, index=index), rgb
+
+
+def track_to_file(
+    config,
+    checkpoint: str,
+    source: str,
+    output: str,
+    *,
+    interval: int = 1,
+    max_frames: int | None = None,
+):
+    """Tracks `source` (`open_input`) and writes the MOT result file `output` atomically;
+    returns (frames tracked, lines written). MOT frame numbers are input frame index + 1.
 
     A frame that cannot be read stops tracking: the lines of the frames tracked before it go to
     `<output>.partial` (`atomic_write.write_partial`), no `output` is left, and the InputError
     names the frame, the problem and the partial file.
     """
-    frames = sequence_folder.sequence_frames(seq_dir)  # input checked before the model loads
+    frames = open_input(source, interval=interval, max_frames=max_frames)  # before the model
     tracker = Tracker.from_checkpoint(config, checkpoint)
-    n_tracked = len(frames) // interval
+    n_tracked = 0
+    last_index = -interval  # input index of the last frame tracked
     lines: list[str] = []
-    done = 0
     bar = tqdm.tqdm(
-        tracker.track_paths(frames, interval=interval),
-        total=n_tracked,
-        desc=pathlib.Path(seq_dir).name,
-        unit="frame",
+        track_input(tracker, frames), total=frames.count, desc=frames.name, unit="frame"
     )
     try:
-        for frame in bar:
-            lines += mot_lines(frame)
-            done += 1
+        for tracks, _ in bar:
+            lines += mot_lines(tracks)
+            n_tracked += 1
+            last_index = tracks.index
     except InputError as err:
         bar.close()
         partial = write_partial(output, lines)
         raise InputError(
-            f"{err}; tracking stopped at frame {done * interval + 1} of {seq_dir}: the "
-            f"{len(lines)} lines of the {done} frames tracked before it are in {partial} "
+            f"{err}; tracking stopped at frame {last_index + interval + 1} of {source}: the "
+            f"{len(lines)} lines of the {n_tracked} frames tracked before it are in {partial} "
             f"({output} not written)"
         ) from None
     write_text_atomic(output, lines)

@@ -97,6 +97,21 @@ class Tracker:
         )
         yield from self._loop.run(self.new_state(), inputs)
 
+    def track_frame(self, state, frame: np.ndarray, *, index: int = 0):
+        """Tracks one (H, W, 3) uint8 RGB frame at once (no overlap with reading the next one).
+
+        Args:
+          state: the track state after the previous frame (`new_state()` before the first).
+          frame: the frame; `index` is its 0-based index, copied into the result.
+
+        Returns:
+          (the state after this frame, its FrameTracks): frame by frame the same results as
+          `track_frames` (capacity growth included).
+        """
+        t = self.config.tracker
+        inputs = frame_preprocess.step_inputs(frame, t.short_side, t.max_size)
+        return self._loop.run_one(state, index, inputs)
+
     def track_paths(self, paths: list[pathlib.Path], *, interval: int = 1) -> Iterator[FrameTracks]:
         """Tracks frames read from files, every `interval`-th one, as the official SeqDataset."""
         selected = every_kth(paths, interval)

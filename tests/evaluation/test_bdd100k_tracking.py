@@ -23,7 +23,7 @@ from sambamotr_jax.evaluation import split_eval, trackeval_scores
 from sambamotr_jax.formats import bdd100k_json
 from sambamotr_jax.formats.errors import InputError
 from sambamotr_jax.nn.box_ops import inverse_sigmoid
-from sambamotr_jax.tracking import drawing, frame_step
+from sambamotr_jax.tracking import frame_step
 from sambamotr_jax.tracking.track_state import empty_track_state
 from sambamotr_jax.training import train_loop
 
@@ -374,17 +374,10 @@ def test_bdd100k_configs_follow_the_official_yaml():
 
 
 def test_demo_tags_boxes_with_the_class():
+    # The labels drawn with these names: tests/tracking/test_draw.py.
     assert demo.demo_class_names(1) is None
     assert demo.demo_class_names(8)[2] == "car"
     assert demo.demo_class_names(3) == ("class 0", "class 1", "class 2")
-    image = np.zeros((120, 200, 3), np.uint8)
-    row = (3, 40.0, 60.0, 60.0, 40.0, 0.9, 2)
-    plain = drawing.draw_tracks(image, [row])
-    tagged = drawing.draw_tracks(image, [row], class_names=bdd100k_json.CATEGORIES)
-    # The tag "3 car" is wider than "3": more pixels right of the id patch; the box is the same.
-    assert (tagged[:, 60:] != plain[:, 60:]).any()
-    np.testing.assert_array_equal(tagged[70:, :], plain[70:, :])
-    np.testing.assert_array_equal(drawing.draw_tracks(image, [row[:6]], class_names=("a",)), plain)
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,12 +35,11 @@ def rel_error(ours, official):
     return np.abs(ours - official).max() / max(np.abs(official).max(), 1e-12)
 
 
-@pytest.fixture(scope="module", params=list(FIXTURES))
-def run(request):
-    """Tracks the fixture's frames once, recording what each test compares."""
-    name = request.param
+def fixture_tracker_inputs(name: str):
+    """(config, converted variables, frames, meta) of an official fixture's tracker run: its
+    thresholds, 256x352 frames, capacity CAPACITY (also used by test_supervision_tracker.py)."""
     root = shared_path("fixtures", name)
-    config_module, updater_fields = FIXTURES[name]
+    config_module, _ = FIXTURES[name]
     meta = json.loads((root / "meta.json").read_text())
     config = official_fixture.tracker_config(config_module, meta)
     config.tracker.max_tracks = CAPACITY
@@ -48,8 +47,18 @@ def run(request):
         torch_state.load_torch_checkpoint(root / "weights.pth"), config
     )
     assert report.missing == [] and report.unexpected == [] and report.mis_shaped == []
-    tracker = api.Tracker(config, variables, return_detections=True)
     frames = list(np.load(root / "inputs.npz")["frames_uint8"])
+    return config, variables, frames, meta
+
+
+@pytest.fixture(scope="module", params=list(FIXTURES))
+def run(request):
+    """Tracks the fixture's frames once, recording what each test compares."""
+    name = request.param
+    root = shared_path("fixtures", name)
+    updater_fields = FIXTURES[name][1]
+    config, variables, frames, meta = fixture_tracker_inputs(name)
+    tracker = api.Tracker(config, variables, return_detections=True)
     records = []
     for frame in tracker.track_frames(frames):
         state = jax.device_get(tracker.state)

@@ -1,0 +1,124 @@
+r"""Evaluate a tracker: run a checkpoint over a dataset split and score it, or score result files.
+
+Track and score a split (results in <workdir>/<split>/tracker/<seq>.txt, scores in
+summary.json / summary.txt beside them; finished sequences are kept unless --overwrite):
+
+  python eval.py --config=configs/dancetrack.py --checkpoint=DIR --split=val --workdir=OUT \
+      [--config.data.root=DATA] [--interval=K] [--overwrite]
+
+BDD100K (`config.data.dataset == 'BDD100K'` or any multi-class model, e.g. one trained on the
+synthetic set with classes in gt column 8; --format chooses explicitly): every video is tracked
+into the official result json <workdir>/<split>/tracker/<video>.json and MOT text with a class
+column <video>.txt, then scored with TETA and HOTA/MOTA/IDF1 per class (summary.json: mTETA,
+mLocA, mAssocA, mClsA, mHOTA, mMOTA, mIDF1); MOT-layout gt.txt is converted to BDD100K json in
+<workdir>/<split>/gt_bdd100k/ first:
+
+  python eval.py --config=configs/bdd100k.py --checkpoint=DIR --split=val --workdir=OUT \
+      --config.data.root=DATA
+
+Score existing MOT result files of any tracker (<tracker_dir>/<seq>.txt against
+<gt_root>/<seq>/gt/gt.txt with <gt_root>/<seq>/seqinfo.ini):
+
+  python eval.py --score --gt_root=DIR --tracker_dir=DIR [--seqmap=FILE] [--interval=K]
+
+Score existing BDD100K json results (<tracker_dir>/<video>.json against <gt_root>/<video>.json,
+e.g. labels/box_track_20/val; TETA, HOTA, MOTA, IDF1 into summary.json / summary.txt):
+
+  python eval.py --score --format=bdd100k --gt_root=DIR --tracker_dir=DIR
+
+--interval=K tracks and scores frames 1, 1+K, 1+2K, ... (the official EVAL_INTERVAL).
+A missing or malformed input stops with one line `eval.py: error: ...` (exit status 2; --debug
+adds the traceback).
+
+The repository's `eval.py`, `python -m sambamotr_jax.eval_cli` and the `sambamotr-eval` console
+script all run `run()` (this module is not named eval.py: no two modules share a file name).
+"""
+
+from __future__ import annotations
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from sambamotr_jax.evaluation import split_eval, trackeval_scores
+from sambamotr_jax.runtime import cli, malloc_pad
+
+config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
+flags.DEFINE_string("checkpoint", None, "Checkpoint directory to evaluate (tracking mode).")
+flags.DEFINE_string("split", "val", "Dataset split to track (tracking mode).")
+flags.DEFINE_string("workdir", None, "Output root; results go to <workdir>/<split>/tracker/.")
+flags.DEFINE_integer("interval", None, "Frame interval (default: config.eval.interval, else 1).")
+flags.DEFINE_bool("overwrite", False, "Track again sequences whose result file exists.")
+flags.DEFINE_bool("progress", True, "Show a progress bar per sequence.")
+flags.DEFINE_bool("score", False, "Only score existing result files (--gt_root, --tracker_dir).")
+flags.DEFINE_string("gt_root", None, "Scoring mode: folder of <seq>/gt/gt.txt + seqinfo.ini.")
+flags.DEFINE_string("tracker_dir", None, "Scoring mode: folder of <seq>.txt result files.")
+flags.DEFINE_string("seqmap", None, "Scoring mode: seqmap file (default: every gt sequence).")
+flags.DEFINE_enum(
+    "format",
+    None,
+    ["mot", "bdd100k"],
+    "Result format: MOT text or BDD100K json (default in tracking mode: bdd100k for "
+    "config.data.dataset BDD100K or config.model.num_classes > 1, else mot).",
+)
+
+FLAGS = flags.FLAGS
+
+
+def build_track_fn(config, checkpoint_dir):
+    """The tracker of a checkpoint as `split_eval.TrackFn` (imports the model only here)."""
+    from sambamotr_jax.tracking import sequence_runner
+
+    return sequence_runner.make_track_fn(config, checkpoint_dir)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    malloc_pad.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
+    if FLAGS.score:
+        if not FLAGS.gt_root or not FLAGS.tracker_dir:
+            raise app.UsageError("--score needs --gt_root and --tracker_dir")
+        if FLAGS.format == "bdd100k":
+            if FLAGS.seqmap or FLAGS.interval not in (None, 1):
+                raise app.UsageError(
+                    "--format=bdd100k scores every <video>.json of --gt_root at every frame; "
+                    "--seqmap and --interval are for MOT results"
+                )
+            scores = split_eval.score_bdd100k_results(FLAGS.gt_root, FLAGS.tracker_dir)
+            print(trackeval_scores.format_bdd100k_table(scores.summary), end="")
+            return
+        scores = split_eval.score_results(
+            FLAGS.gt_root, FLAGS.tracker_dir, seqmap=FLAGS.seqmap, interval=FLAGS.interval or 1
+        )
+    else:
+        if FLAGS.config is None or not FLAGS.checkpoint or not FLAGS.workdir:
+            raise app.UsageError("tracking needs --config, --checkpoint and --workdir (or --score)")
+        result_format = FLAGS.format
+        if result_format is None:
+            result_format = split_eval.default_result_format(FLAGS.config)
+        scores = split_eval.evaluate_checkpoint(
+            FLAGS.config,
+            FLAGS.checkpoint,
+            split=FLAGS.split,
+            workdir=FLAGS.workdir,
+            build_track_fn=build_track_fn,
+            interval=FLAGS.interval,
+            overwrite=FLAGS.overwrite,
+            progress=FLAGS.progress,
+            result_format=result_format,
+        )
+        if result_format == "bdd100k":
+            if scores is not None:
+                print(trackeval_scores.format_bdd100k_table(scores.summary), end="")
+            return
+    if scores is not None:
+        print(trackeval_scores.format_table(scores.summary), end="")
+
+
+def run():
+    """Entry point of `eval.py`, `sambamotr-eval` and `python -m sambamotr_jax.eval_cli`."""
+    cli.run_absl(main, module="sambamotr_jax.eval_cli", doc=__doc__)
+
+
+if __name__ == "__main__":
+    run()
