@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from sambamotr_jax import api
@@ -55,7 +55,7 @@ def main(argv):
 
 def run():
     """Console-script entry point (`sambamotr-export`)."""
-    cli.run(lambda argv: app.run(main, argv=argv), prog="python -m sambamotr_jax.export")
+    cli.run_absl(main, module="sambamotr_jax.export", doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 
 import jax
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from sambamotr_jax.formats import frame_images, sequence_folder, tracker_artifact
 from sambamotr_jax.formats.atomic_write import write_text_atomic
@@ -176,10 +176,7 @@ def main(argv, flag_values):
 def run():
     """Console-script entry point (`sambamotr-serve`)."""
     flag_values = _define_flags()
-    cli.run(
-        lambda argv: app.run(lambda a: main(a, flag_values), argv=argv),
-        prog="python -m sambamotr_jax.serve",
-    )
+    cli.run_absl(lambda a: main(a, flag_values), module="sambamotr_jax.serve", doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from sambamotr_jax.formats.errors import InputError
-from sambamotr_jax.online.frame_loop import FrameTracks, import_supervision
+from sambamotr_jax.online.frame_loop import import_supervision
 from sambamotr_jax.tracking.tracker import Tracker
+
 
 class SupervisionTracker:
     """`update(frame) -> supervision.Detections` and `reset()` over a `Tracker`.
