@@ -20,6 +20,28 @@ from sambamotr_jax.updaters.samba_updater import QueryUpdater
 LAYER_MAJOR_OUTPUTS = ("aux_pred_logits", "aux_pred_boxes", "aux_queries")
 
 
+def cast_floats(tree, dtype):
+    """`tree` with its floating-point leaves in `dtype` (integer and bool leaves as they are)."""
+    return jax.tree.map(
+        lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, tree
+    )
+
+
+def detector_variables(variables: dict, dtype) -> dict:
+    """`variables` with the detector's floats (its parameters and frozen-BatchNorm buffers) in
+    the compute `dtype`; the query updater's parameters stay as they are (float32). The same
+    dict back for float32, so a float32 run computes exactly what it computes without a cast.
+    """
+    if jnp.dtype(dtype) == jnp.float32:
+        return variables
+    params = variables["params"]
+    return {
+        **variables,
+        "params": {**params, "detector": cast_floats(params["detector"], dtype)},
+        "buffers": cast_floats(variables["buffers"], dtype),
+    }
+
+
 def select_batch(out: dict, b: int) -> dict:
     """Detector outputs of batch element `b` (drops the batch axis of every output)."""
     return {k: (v[:, b] if k in LAYER_MAJOR_OUTPUTS else v[b]) for k, v in out.items()}

@@ -99,23 +99,23 @@ class _MixedPrecision:
     def _apply(self, dtype, variables, args, method, kwargs):
         import jax.numpy as jnp
 
-        from sambamotr_jax.training.clip_step import _cast_floats
+        from sambamotr_jax.model import cast_floats
 
         dtype = jnp.dtype(dtype)
         out = self.model.apply(
-            _cast_floats(variables, dtype), *_cast_floats(args, dtype), method=method, **kwargs
+            cast_floats(variables, dtype), *cast_floats(args, dtype), method=method, **kwargs
         )
-        return _cast_floats(out, jnp.float64) if self.split else out
+        return cast_floats(out, jnp.float64) if self.split else out
 
     def apply(self, variables, *args, method, **kwargs):
         import jax
         import jax.numpy as jnp
 
-        from sambamotr_jax.training.clip_step import _cast_floats
+        from sambamotr_jax.model import cast_floats
 
         if method != "detect":
             out = self._apply(self.updater_dtype, variables, args, method, kwargs)
-            return _cast_floats(out, self.out_dtype)
+            return cast_floats(out, self.out_dtype)
         if self.official is not None:
             args = _official_inputs(self.official, args)
         if self.split:
@@ -141,7 +141,7 @@ class _MixedPrecision:
             out = jax.tree.unflatten(treedef, leaves)
         if self.official is not None:
             out = _official_outputs(self.official, args[4], out)
-        return _cast_floats(out, self.out_dtype)
+        return cast_floats(out, self.out_dtype)
 
 
 # Official outputs whose values `--official-values` substitutes: OUTPUT_KEYS (ours -> npz name).

@@ -3,8 +3,9 @@
 
 Members (stored uncompressed):
 
-    manifest.json          format name and version, platforms, tracker settings, frame sizes,
-                           capacities, the track state's arrays, one entry per exported step
+    manifest.json          format name and version, platforms, compute dtype, tracker settings,
+                           frame sizes, capacities, the track state's arrays, one entry per
+                           exported step
     steps/<Hp>x<Wp>_k<K>.bin
                            the jitted frame step for input size Hp x Wp and track capacity K,
                            serialized with `jax.export` (StableHLO, `Exported.serialize()`)
@@ -17,6 +18,8 @@ Every step has the signature
          pad_mask (1, Hp, Wp) bool, orig_hw (2,) float32)
       -> (next state {name: array}, results {ids, labels, scores, boxes_xyxy, keep, overflow})
 
+`manifest["dtype"]` is the detector's compute dtype ('float32' | 'bfloat16'): a bfloat16 step
+casts inside, so its weights, inputs, state and results are float32 all the same.
 `manifest["state"]` lists the state's arrays: per-slot ones (leading capacity axis) with their
 per-slot shape, dtype and padding value, and scalars. This module only reads and writes the
 container (numpy, json, zipfile); deserializing the steps is the runner's business.

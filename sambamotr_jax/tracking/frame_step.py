@@ -12,6 +12,11 @@ Per frame (all on device, shapes static):
 6. results: live tracks with best score > result threshold and original-pixel area > 100,
    boxes as x1y1x2y2 in original pixels.
 
+Compute dtype (`config.model.dtype`): with 'bfloat16', step 1 runs in bfloat16 (the detector's
+variables, the frame and the track queries cast inside the step; the weights stay float32
+arguments) and its outputs are cast back to float32, so the tracker logic, the query updater,
+the track state and the results are float32 as with 'float32', which casts nothing.
+
 The host only assigns nothing: ids come from the device counter; it reads the per-slot result
 arrays once per frame to write MOT lines.
 """
@@ -49,6 +54,7 @@ def frame_step(
     pad_mask: jax.Array,
     orig_hw: jax.Array,
     return_detections: bool = False,
+    compute_dtype: str = "float32",
 ) -> tuple[TrackState, dict]:
     """One tracking step.
 
@@ -62,6 +68,8 @@ def frame_step(
       orig_hw: (2,) float32 original frame (height, width).
       return_detections: also return the detector outputs of the frame (static; for tests and
         debugging) as results['detections'].
+      compute_dtype: 'float32' | 'bfloat16', the detector's compute dtype (static; module
+        docstring).
 
     Returns:
       (next state, results) with results per slot of the *new* state: `ids` (K,), `labels` (K,),
@@ -69,15 +77,22 @@ def frame_step(
       rows to write, `overflow` () tracks dropped for lack of capacity.
     """
     k = state.capacity
+    dtype = jnp.dtype(compute_dtype)
+    det_variables, query_embed = variables, state.query_embed
+    if dtype != jnp.float32:
+        det_variables = model_lib.detector_variables(variables, dtype)
+        image, query_embed = image.astype(dtype), query_embed.astype(dtype)
     out = model.apply(
-        variables,
+        det_variables,
         image,
         pad_mask,
-        state.query_embed[None],
+        query_embed[None],
         state.ref_pts[None],
         state.live[None],
         method="detect",
     )
+    if dtype != jnp.float32:
+        out = model_lib.cast_floats(out, jnp.float32)
     out = model_lib.select_batch(out, 0)  # drop the batch axis
     n_det = out["pred_logits"].shape[0] - k
     logits = out["pred_logits"]  # (Qd + K, C)
@@ -156,9 +171,20 @@ def frame_step(
 
 
 def make_frame_step(
-    model, params: TrackerParams, *, return_detections: bool = False, donate: bool = True
+    model,
+    params: TrackerParams,
+    *,
+    return_detections: bool = False,
+    donate: bool = True,
+    compute_dtype: str = "float32",
 ):
-    """`frame_step` jitted for one model and thresholds; compiles once per frame shape and
-    track capacity. With `donate`, the step updates the track arrays in place."""
-    step = functools.partial(frame_step, model, params, return_detections=return_detections)
+    """`frame_step` jitted for one model, thresholds and compute dtype; compiles once per frame
+    shape and track capacity. With `donate`, the step updates the track arrays in place."""
+    step = functools.partial(
+        frame_step,
+        model,
+        params,
+        return_detections=return_detections,
+        compute_dtype=compute_dtype,
+    )
     return jax.jit(step, donate_argnums=(1,) if donate else ())

@@ -49,10 +49,17 @@ def state_from_dict(d: dict) -> TrackState:
     return TrackState(updater=updater, **plain)
 
 
-def _dict_step(model, params, weights, state, image, pad_mask, orig_hw):
+def _dict_step(model, params, compute_dtype, weights, state, image, pad_mask, orig_hw):
     variables = traverse_util.unflatten_dict(weights, sep="/")
     next_state, results = frame_step.frame_step(
-        model, params, variables, state_from_dict(state), image, pad_mask, orig_hw
+        model,
+        params,
+        variables,
+        state_from_dict(state),
+        image,
+        pad_mask,
+        orig_hw,
+        compute_dtype=compute_dtype,
     )
     return state_to_dict(next_state), results
 
@@ -96,8 +103,10 @@ def export_tracker(
     unknown = [p for p in platforms if p not in PLATFORMS]
     if unknown or not platforms:
         raise InputError(f"--platforms: {unknown or 'none'}; choose from {', '.join(PLATFORMS)}")
-    if config.model.dtype != "float32":
-        raise InputError(f"config.model.dtype={config.model.dtype!r}: export runs float32 only")
+    if config.model.dtype not in ("float32", "bfloat16"):
+        raise InputError(
+            f"config.model.dtype={config.model.dtype!r}: expected 'float32' or 'bfloat16'"
+        )
     t = config.tracker
     model = model_lib.build_model(config.model)
     params = tracker_params(t)
@@ -108,7 +117,7 @@ def export_tracker(
     }
     caps = capacities(int(t.max_tracks), max(int(t.max_tracks_limit), int(t.max_tracks)))
     disabled = [jax.export.DisabledSafetyCheck.custom_call(TRITON_CALL)]
-    fn = jax.jit(functools.partial(_dict_step, model, params))
+    fn = jax.jit(functools.partial(_dict_step, model, params, config.model.dtype))
     steps = {}
     for hp, wp in sorted(set(sizes.values())):
         for k in caps:
@@ -129,7 +138,7 @@ def export_tracker(
     fills = state_to_dict(slot_fills(empty))
     manifest = {
         "platforms": list(platforms),
-        "dtype": "float32",
+        "dtype": config.model.dtype,  # the detector's compute dtype; weights and state float32
         "jax_version": jax.__version__,
         "tracker": {
             "det_score_thresh": params.det_score_thresh,

@@ -41,7 +41,11 @@ class Tracker:
         )
         # No donation: a frame that overflows is redone from its input state.
         self._step = frame_step.make_frame_step(
-            self.model, self.params, return_detections=return_detections, donate=False
+            self.model,
+            self.params,
+            return_detections=return_detections,
+            donate=False,
+            compute_dtype=config.model.dtype,  # 'bfloat16': the detector; weights stay float32
         )
         self._loop = CapacityLoop(
             lambda state, *inputs: self._step(self.variables, state, *inputs),

@@ -77,6 +77,7 @@ import jax.numpy as jnp
 import optax
 from flax import traverse_util
 
+from sambamotr_jax import model as model_lib
 from sambamotr_jax.detector.deformable_transformer import EncodedFrames
 from sambamotr_jax.formats.frame_images import IMAGENET_MEAN, IMAGENET_STD
 from sambamotr_jax.model import LAYER_MAJOR_OUTPUTS, TrackingModel
@@ -183,12 +184,6 @@ def _stop_frozen(params):
     return traverse_util.unflatten_dict(flat)
 
 
-def _cast_floats(tree, dtype):
-    return jax.tree.map(
-        lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, tree
-    )
-
-
 def _normalize_images(images: jax.Array, pad_mask: jax.Array) -> jax.Array:
     """uint8 RGB -> ImageNet-normalized float32 (zeros on padding), as the data pipeline does."""
     if images.dtype != jnp.uint8:
@@ -238,7 +233,7 @@ def _frame(
         tracks.valid,
         method="decode",
     )
-    out = _cast_floats(out, jnp.promote_types(dtype, jnp.float32))  # bf16 -> f32
+    out = model_lib.cast_floats(out, jnp.promote_types(dtype, jnp.float32))  # bf16 -> f32
     variables = {"params": params, "buffers": buffers}
     c = cfg.criterion
     nd = c.num_det_queries
@@ -335,10 +330,7 @@ def _frame(
 
 def _detector_variables(params, buffers, dtype) -> dict:
     """The variables with the detector's floats in the compute dtype (the updater stays f32)."""
-    if dtype != jnp.float32:
-        params = {**params, "detector": _cast_floats(params["detector"], dtype)}
-        buffers = _cast_floats(buffers, dtype)
-    return {"params": params, "buffers": buffers}
+    return model_lib.detector_variables({"params": params, "buffers": buffers}, dtype)
 
 
 def _encode(model, det_variables, images, pad_mask, dtype) -> EncodedFrames:
