@@ -27,6 +27,9 @@ e.g. labels/box_track_20/val; TETA, HOTA, MOTA, IDF1 into summary.json / summary
   python eval.py --score --format=bdd100k --gt_root=DIR --tracker_dir=DIR
 
 --interval=K tracks and scores frames 1, 1+K, 1+2K, ... (the official EVAL_INTERVAL).
+Multi-process tracking: the same command in every process with --coordinator_address=HOST:PORT
+--num_processes=N --process_id=I (or --multihost on a cluster); each tracks its share of the
+sequences, process 0 scores them all.
 A missing or malformed input stops with one line `eval.py: error: ...` (exit status 2; --debug
 adds the traceback).
 
@@ -40,7 +43,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from sambamotr_jax.evaluation import split_eval, trackeval_scores
-from sambamotr_jax.runtime import cli, malloc_pad
+from sambamotr_jax.runtime import cli, distributed, malloc_pad
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
 flags.DEFINE_string("checkpoint", None, "Checkpoint directory to evaluate (tracking mode).")
@@ -61,6 +64,8 @@ flags.DEFINE_enum(
     "config.data.dataset BDD100K or config.model.num_classes > 1, else mot).",
 )
 
+distributed.define_flags()  # --coordinator_address, --num_processes, --process_id, --multihost
+
 FLAGS = flags.FLAGS
 
 
@@ -75,6 +80,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     malloc_pad.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
+    distributed.initialize_from_flags()  # several processes: each tracks its share of the split
     if FLAGS.score:
         if not FLAGS.gt_root or not FLAGS.tracker_dir:
             raise app.UsageError("--score needs --gt_root and --tracker_dir")

@@ -7,8 +7,9 @@ r"""Train SambaMOTR / MeMOTR: flags -> `train_loop.train_and_evaluate(config, wo
 
 Any config field can be set with --config.<field>=VALUE (a typo is an error). Running the same
 command again resumes from the last checkpoint in --workdir; --config.train.max_steps=N stops
-after N steps in all. Ctrl-C saves a checkpoint and stops. Multi-host: --multihost calls
-jax.distributed.initialize() (cluster settings from the environment) before anything else.
+after N steps in all. Ctrl-C saves a checkpoint and stops. Multi-process: the same command on
+every host with --coordinator_address=HOST:PORT --num_processes=N --process_id=I, or --multihost
+on a cluster (SLURM, Open MPI, Kubernetes, Cloud TPU); see runtime/distributed.py.
 A bad input (a malformed data file, a workdir of another config) or a non-finite loss stops the
 run with one line `train.py: error: ...` (--debug adds the traceback); --verbosity=1 shows the
 libraries' INFO logs.
@@ -25,11 +26,11 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from sambamotr_jax.runtime import cli
+from sambamotr_jax.runtime import cli, distributed
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Run directory: checkpoints, logs, evaluations.")
-flags.DEFINE_bool("multihost", False, "Call jax.distributed.initialize() (one process per host).")
+distributed.define_flags()  # --coordinator_address, --num_processes, --process_id, --multihost
 flags.mark_flags_as_required(["config", "workdir"])
 
 FLAGS = flags.FLAGS
@@ -62,10 +63,7 @@ def main(argv):
     from sambamotr_jax.runtime import malloc_pad
 
     malloc_pad.keep_freed_memory()  # XLA:CPU steps reuse freed memory (see malloc_pad.py)
-    import jax
-
-    if FLAGS.multihost:
-        jax.distributed.initialize()
+    distributed.initialize_from_flags()  # before anything touches a device
     from sambamotr_jax.training import train_loop
 
     if not cli.asks_for_verbosity(sys.argv):

@@ -113,6 +113,7 @@ _UNIT_PER_PARAM = ("test_train_step_parity.py", "test_tracker_fixture.py", "test
 # Modules that are one unit (a module-scoped fixture, or one compilation cache entry that the
 # first test fills and the next ones read).
 _UNIT_PER_MODULE = (
+    "test_multiprocess_training.py",
     "test_train_resume.py",
     "test_train_step.py",
     "test_detector.py",
@@ -126,6 +127,7 @@ _UNIT_PER_MODULE = (
 # Slowest first. Seconds in a full `-n 2` run on the 2-core Intel Xeon machine (2026-11-24,
 # compiled at LLVM -O0 as above); a unit's tests summed.
 _SLOW_FIRST = (
+    "test_multiprocess_training.py",  # ~620 (busy machine, 2026-12-07: 3 runs + a killed one)
     "test_train_step.py",  # ~280 (6 compiles of the tiny clip step, ~55 s each)
     "test_train_sharding.py::test_eight_devices_equal_one_device",  # ~200
     "test_train_resume.py",  # ~200

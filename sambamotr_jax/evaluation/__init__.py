@@ -1,4 +1,5 @@
-"""Evaluation: running a split through a tracking function and scoring result files (TrackEval
+"""Evaluation: running a split through a tracking function (its sequences spread over the
+processes of a multi-process run) and scoring result files (TrackEval
 HOTA/CLEAR/Identity, BDD100K TETA).
 
 Takes the tracker as a function; imports only `formats` and `runtime`, never the model,

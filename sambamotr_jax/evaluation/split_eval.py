@@ -50,10 +50,12 @@ import numpy as np
 import tqdm
 from absl import logging
 
+from sambamotr_jax.evaluation import process_shards
 from sambamotr_jax.evaluation import trackeval_scores as metrics
 from sambamotr_jax.formats import bdd100k_json, mot_text, sequence_folder
 from sambamotr_jax.formats.atomic_write import partial_path, write_partial, write_text_atomic
 from sambamotr_jax.formats.errors import InputError
+from sambamotr_jax.runtime import distributed
 
 # (track_id, x1, y1, w, h, score) or (track_id, x1, y1, w, h, score, label).
 TrackRow = (
@@ -262,9 +264,15 @@ def run_split(
     interval: int = 1,
     overwrite: bool = False,
     progress: bool = True,
+    shard: process_shards.Shard = process_shards.SINGLE,
+    barrier: Callable[[str], None] | None = None,
 ) -> metrics.Scores | None:
     """Tracks every sequence of a split into `<workdir>/<split>/tracker/`, then scores the
     sequences that have ground truth.
+
+    Multi-process (`shard` = (process_index, process_count), `barrier` waits for every
+    process): each process tracks its share of the sequences (`process_shards`), process 0
+    scores them all once every process is done; the other processes return None.
 
     Results and scores by `result_format`:
       'mot': `<seq>.txt` (MOT text), HOTA/MOTA/IDF1 (`metrics.score_sequences`) against
@@ -288,9 +296,11 @@ def run_split(
         BDD100K).
       overwrite: track again sequences whose result file exists (else they are kept).
       progress: show a progress bar per sequence.
+      shard, barrier: this process's share of a multi-process run (above).
 
     Returns:
-      The scores, or None when no sequence has ground truth (e.g. the test split).
+      The scores, or None when no sequence has ground truth (e.g. the test split) or on a
+      process other than 0.
 
     Raises:
       InputError: a missing split folder, seqmap, sequence frames or gt, or a BDD100K interval
@@ -318,41 +328,63 @@ def run_split(
             gt = mot_text.read_mot_file(gt_file)
             mot_text.check_unique_ids(gt_file, mot_text.table_rows(gt), "gt")
 
-    track_fn = None
-    total_frames, total_seconds = 0, 0.0
-    for seq_dir in seq_dirs:
-        frames = frames_of[seq_dir]
-        out_file = out_dir / f"{seq_dir.name}{suffix}"
-        if out_file.exists() and not overwrite:
-            logging.info("%s: %s exists, skipped (pass overwrite to redo)", seq_dir.name, out_file)
-            continue
-        if track_fn is None:
-            track_fn = track_fn_factory()
-        start = time.perf_counter()
-        if bdd100k:
-            n = track_sequence_bdd100k(
-                track_fn,
-                frames,
-                seq_dir.name,
-                out_file,
-                out_dir / f"{seq_dir.name}.txt",
-                progress=progress,
+    def result_files(name: str) -> list[pathlib.Path]:
+        return [out_dir / f"{name}{suffix}"] + ([out_dir / f"{name}.txt"] if bdd100k else [])
+
+    def track(own: list[str]) -> None:
+        """Tracks the sequences named `own` (this process's share) into their result files."""
+        track_fn = None
+        total_frames, total_seconds = 0, 0.0
+        for seq_dir in seq_dirs:
+            if seq_dir.name not in own:
+                continue
+            frames = frames_of[seq_dir]
+            out_file = out_dir / f"{seq_dir.name}{suffix}"
+            if out_file.exists() and not overwrite:
+                logging.info(
+                    "%s: %s exists, skipped (pass overwrite to redo)", seq_dir.name, out_file
+                )
+                continue
+            for old in result_files(seq_dir.name):  # no stale file if tracking it fails now
+                old.unlink(missing_ok=True)
+            if track_fn is None:
+                track_fn = track_fn_factory()
+            start = time.perf_counter()
+            if bdd100k:
+                n = track_sequence_bdd100k(
+                    track_fn,
+                    frames,
+                    seq_dir.name,
+                    out_file,
+                    out_dir / f"{seq_dir.name}.txt",
+                    progress=progress,
+                )
+            else:
+                n = track_sequence(
+                    track_fn,
+                    frames,
+                    out_file,
+                    interval=interval,
+                    progress=progress,
+                    desc=seq_dir.name,
+                )
+            seconds = time.perf_counter() - start
+            total_frames, total_seconds = total_frames + n, total_seconds + seconds
+            logging.info(
+                "%s: %d frames, %.2f FPS -> %s", seq_dir.name, n, n / max(seconds, 1e-9), out_file
             )
-        else:
-            n = track_sequence(
-                track_fn, frames, out_file, interval=interval, progress=progress, desc=seq_dir.name
+        if total_frames:
+            logging.info(
+                "Tracked %d frames at %.2f FPS overall",
+                total_frames,
+                total_frames / max(total_seconds, 1e-9),
             )
-        seconds = time.perf_counter() - start
-        total_frames, total_seconds = total_frames + n, total_seconds + seconds
-        logging.info(
-            "%s: %d frames, %.2f FPS -> %s", seq_dir.name, n, n / max(seconds, 1e-9), out_file
-        )
-    if total_frames:
-        logging.info(
-            "Tracked %d frames at %.2f FPS overall",
-            total_frames,
-            total_frames / max(total_seconds, 1e-9),
-        )
+
+    names = [d.name for d in seq_dirs]
+    if not process_shards.track_then_gather(
+        track, names, result_files, shard=shard, barrier=barrier
+    ):
+        return None  # process 0 scores
 
     if bdd100k:
         return _score_bdd100k_split(seq_dirs, out_dir, gt_dir, out_root / "gt_bdd100k")
@@ -726,7 +758,9 @@ def evaluate_checkpoint(
 
     `result_format`: 'mot' (MOT text, HOTA/MOTA/IDF1) or 'bdd100k' (json + MOT text with the
     class column, TETA and the BDD100K metrics); None: `default_result_format(config)`. The
-    split is found by `find_split`, tracked and scored by `run_split`.
+    split is found by `find_split`, tracked and scored by `run_split`; in a multi-process run
+    (`runtime.distributed.initialize`) each process tracks its share of the sequences and
+    process 0 scores (the others return None).
 
     Config fields read (ml_collections.ConfigDict):
       data.root: folder holding the dataset folder (official DATA_ROOT), or the dataset folder.
@@ -760,4 +794,6 @@ def evaluate_checkpoint(
         interval=interval,
         overwrite=overwrite,
         progress=progress,
+        shard=(distributed.process_index(), distributed.process_count()),
+        barrier=distributed.barrier,
     )

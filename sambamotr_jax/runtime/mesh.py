@@ -34,7 +34,22 @@ def make_mesh(num_data: int = -1, devices: list | None = None) -> Mesh:
             f"config.mesh.data={num_data}: with {jax.process_count()} hosts the mesh must use "
             "every device (-1)"
         )
-    return Mesh(np.asarray(devices[:n]), (DATA_AXIS,))
+    mesh = Mesh(np.asarray(devices[:n]), (DATA_AXIS,))
+    if jax.process_count() > 1:
+        connect_collectives(mesh)
+    return mesh
+
+
+def connect_collectives(mesh: Mesh) -> None:
+    """Runs one all-reduce over the mesh: the processes connect their collectives (gloo on CPU)
+    now, while they are in step, rather than in the first training step, where one of them may
+    still be compiling or loading (gloo gives up connecting after 30 s)."""
+    ones = jax.make_array_from_callback(
+        (mesh.devices.size,), batch_sharded(mesh), lambda index: np.ones((1,), np.float32)
+    )
+    total = jax.jit(lambda x: x.sum(), out_shardings=replicated(mesh))(ones)
+    if int(host_copy(total)) != mesh.devices.size:
+        raise RuntimeError(f"all-reduce over {mesh.devices.size} devices gave {total}")
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

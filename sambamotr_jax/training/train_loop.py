@@ -179,7 +179,7 @@ def input_configs(config):
 def build_input(config, root: str, local_batch: int) -> data_pipeline.grain_loader.TrainIterator:
     """This host's training batches (`local_batch` clips each) over all epochs."""
     sampler, augment, pad = input_configs(config)
-    return data_pipeline.build_train_iterator(
+    build = lambda: data_pipeline.build_train_iterator(
         config.data.dataset,
         root,
         sampler=sampler,
@@ -192,6 +192,10 @@ def build_input(config, root: str, local_batch: int) -> data_pipeline.grain_load
         num_epochs=config.train.epochs,
         prepared_dir=config.data.prepared_dir or None,
     )
+    # Records are prepared on first use: by process 0, before the others open them.
+    batches = build() if jax.process_index() == 0 else None
+    _sync("training records prepared")
+    return build() if batches is None else batches
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,111 @@
+"""eval.py over two processes (127.0.0.1): each tracks its share of the sequences, process 0
+scores; the result files and summary equal those of the one-process run."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+
+import jax
+import pytest
+
+from configs import tiny
+from sambamotr_jax import model as model_lib
+from sambamotr_jax.runtime import distributed
+from sambamotr_jax.weights import converted_checkpoint
+
+pytestmark = pytest.mark.slow
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+TIMEOUT_S = 600
+
+
+def _eval_command(root, ckpt, workdir) -> list[str]:
+    return [
+        sys.executable,
+        "eval.py",
+        "--config=configs/tiny.py",
+        f"--config.data.root={root}",
+        "--config.data.dataset=SyntheticMOT",
+        f"--checkpoint={ckpt}",
+        "--split=val",
+        f"--workdir={workdir}",
+        "--noprogress",
+        # A random-init model scores ~0.01 (the class bias prior): low thresholds give tracks.
+        "--config.tracker.det_score_thresh=0.005",
+        "--config.tracker.track_score_thresh=0.005",
+        "--config.tracker.result_score_thresh=0.005",
+        "--config.tracker.area_thresh=0",
+        "--config.tracker.max_tracks=16",
+    ]
+
+
+def test_two_process_eval_equals_one_process(tmp_path):
+    root = tmp_path / "data"
+    subprocess.run(
+        [sys.executable, "-m", "data_pipeline.synthetic_mot", f"--out={root}", "--width=96"]
+        + ["--height=64", "--num-frames=6", "--train-seqs=1", "--val-seqs=3"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    config = tiny.get_config()
+    model = model_lib.build_model(config.model)
+    variables = jax.jit(lambda: model_lib.init_variables(model, jax.random.key(0)))()
+    ckpt = tmp_path / "ckpt"
+    converted_checkpoint.save_variables(ckpt, variables, config.model.to_dict())
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+
+    one = subprocess.run(
+        _eval_command(root, ckpt, tmp_path / "one"),
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert one.returncode == 0, one.stderr[-4000:]
+
+    port = distributed.free_loopback_port()
+    procs = []
+    try:
+        for i in range(2):
+            cmd = _eval_command(root, ckpt, tmp_path / "two")
+            cmd += [f"--coordinator_address=127.0.0.1:{port}", "--num_processes=2"]
+            procs.append(
+                subprocess.Popen(
+                    [*cmd, f"--process_id={i}"],
+                    cwd=REPO,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        outs = [p.communicate(timeout=TIMEOUT_S) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait(timeout=60)
+    assert [p.returncode for p in procs] == [0, 0], outs[0][1][-3000:] + outs[1][1][-3000:]
+
+    a, b = tmp_path / "one" / "val" / "tracker", tmp_path / "two" / "val" / "tracker"
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir())
+    assert [n for n in names if n.endswith(".txt") and n != "summary.txt"] == [
+        f"{s}.txt" for s in sorted(d.name for d in (root / "SyntheticMOT" / "val").iterdir())
+    ]
+    for name in names:
+        assert (b / name).read_text() == (a / name).read_text(), name
+        assert (a / name).read_text(), name  # every sequence has tracks
+    assert json.loads((b / "summary.json").read_text())["COMBINED"]
+    # Process 0 prints the table of the one-process run; process 1 prints none.
+    table = lambda out: [x for x in out.splitlines() if not x.startswith("[Gloo]")]
+    assert table(outs[0][0]) == table(one.stdout) and "HOTA" in one.stdout
+    assert "HOTA" not in outs[1][0]
