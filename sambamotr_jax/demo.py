@@ -30,6 +30,7 @@ from sambamotr_jax.formats import bdd100k_json
 from sambamotr_jax.runtime import cli, malloc_pad
 from sambamotr_jax.tracking import drawing, sequence_runner, supervision_tracker
 from sambamotr_jax.tracking.tracker import Tracker
+from sambamotr_jax.training import config_checks
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Optional config file.", lock_config=True)
 _INPUT = flags.DEFINE_string("input", None, "Video file, frames folder or sequence folder.")
@@ -55,6 +56,8 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     malloc_pad.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
+    if _CONFIG.value is not None:  # the config is read and checked before any file
+        config_checks.check_config(_CONFIG.value, ("model", "tracker"))
     supervision_tracker.import_supervision()  # fail before the model loads
     frames = sequence_runner.open_input(
         _INPUT.value, interval=_INTERVAL.value, max_frames=_MAX_FRAMES.value

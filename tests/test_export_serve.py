@@ -59,7 +59,7 @@ class Block:
         return None
 sys.meta_path.insert(0, Block())
 from sambamotr_jax import serve
-sys.argv = ["serve", *sys.argv[1:]]
+sys.argv = [serve.__file__, *sys.argv[1:]]  # as `python -m sambamotr_jax.serve` sets it
 serve.run()
 """
 OVERRIDES = ("det_score_thresh", "track_score_thresh", "result_score_thresh", "miss_tolerance")
