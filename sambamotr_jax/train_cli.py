@@ -37,26 +37,6 @@ FLAGS = flags.FLAGS
 _MODULE = "sambamotr_jax.train_cli"
 
 
-def _prog() -> str:
-    return cli.prog_name(_MODULE)
-
-
-def parse_flags(argv):
-    """absl flag parsing; a bad --config override (a typo, a wrong type) exits with its message."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as err:
-        sys.exit(f"{_prog()}: error: {err}\nPass --helpfull to list the flags.")
-    except (AttributeError, KeyError, TypeError, ValueError) as err:
-        message = err
-        while isinstance(message, BaseException) and message.args:
-            message = message.args[0]  # ml_collections nests the KeyError with its hint
-        sys.exit(
-            f"{_prog()}: error: bad --config override: {message}\n"
-            "Config fields are listed in the config file and configs/common.py."
-        )
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -77,7 +57,7 @@ def main(argv):
 
 def run():
     """Entry point of `train.py`, `sambamotr-train` and `python -m sambamotr_jax.train_cli`."""
-    cli.run_absl(main, module=_MODULE, doc=__doc__, flags_parser=parse_flags)
+    cli.run_absl(main, module=_MODULE, doc=__doc__)
 
 
 if __name__ == "__main__":

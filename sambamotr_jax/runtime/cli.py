@@ -132,36 +132,53 @@ def prog_name(module: str, argv0: str | None = None) -> str:
     return os.path.basename(argv0) or module
 
 
-def run_absl(
-    main: Callable[[list[str]], object],
-    *,
-    module: str,
-    doc: str | None = None,
-    flags_parser: Callable[[list[str]], list[str]] | None = None,
-):
-    """`run` for an absl main: `app.run(main)` under the program name `prog_name(module)`;
-    `--help` (and absl's other help flags) exit with status 0.
+def run_absl(main: Callable[[list[str]], object], *, module: str, doc: str | None = None):
+    """`run` for an absl main: `app.run(main)` under the program name `prog_name(module)`.
 
-    `doc` (the entry module's docstring) becomes the `--help` text also when a console script or
-    a shim script is the `__main__` module (absl prints `__main__.__doc__`).
+    `--help` (and absl's other help flags) exit with status 0. A flag that does not parse (an
+    unknown flag, a bad value, a `--config.X` override of a field the config lacks) is one line
+    `PROG: error: ...` with status 2, like every input error. `doc` (the entry module's
+    docstring) becomes the `--help` text also when a console script or a shim script is the
+    `__main__` module (absl prints `__main__.__doc__`).
     """
     from absl import app  # noqa: PLC0415
 
     main_module = sys.modules.get("__main__")
     if doc and main_module is not None:
         main_module.__doc__ = doc
-    parser = {} if flags_parser is None else {"flags_parser": flags_parser}
+    prog = prog_name(module)
 
     def run_app(argv: list[str]):
         try:
-            return app.run(main, argv=argv, **parser)
+            return app.run(main, argv=argv, flags_parser=lambda a: _parse_flags(a, prog))
         except SystemExit as done:
             # absl exits with status 1 after printing the help a user asked for.
             if done.code == 1 and any(arg.split("=")[0] in _HELP_FLAGS for arg in argv[1:]):
                 sys.exit(0)
             raise
 
-    return run(run_app, prog=prog_name(module))
+    return run(run_app, prog=prog)
+
+
+def _parse_flags(argv: list[str], prog: str) -> list[str]:
+    """absl's flag parsing, its errors as one line with status 2."""
+    from absl import flags  # noqa: PLC0415
+
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as err:
+        _fail(prog, f"{err}; pass --helpfull to list the flags", 2, "--debug" in argv)
+    except (AttributeError, KeyError, TypeError, ValueError) as err:
+        message = err
+        while isinstance(message, BaseException) and message.args:
+            message = message.args[0]  # ml_collections nests the KeyError with its hint
+        _fail(
+            prog,
+            f"bad --config override: {message}; the fields are those of the config file "
+            "(and configs/common.py)",
+            2,
+            False,
+        )
 
 
 _HELP_FLAGS = ("--help", "-help", "-?", "--helpshort", "--helpfull", "--helpxml")

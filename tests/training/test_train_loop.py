@@ -104,8 +104,9 @@ def test_config_typo_is_an_error(tmp_path):
         dict(os.environ),
         timeout=120,
     )
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     assert 'Did you mean "max_steps"' in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not (tmp_path / "config.json").exists()
 
 
