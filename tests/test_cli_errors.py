@@ -201,3 +201,10 @@ def test_config_flag_errors(tmp_path, module, args):
 def test_eval_py_unknown_config_field():
     proc = _run(["eval.py", "--config=configs/tiny.py", "--config.eval.nope=1", "--split=val"])
     _one_line_error(proc, "eval.py", "'nope'")
+
+
+def test_an_output_path_that_cannot_be_written(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    proc = _run(["-m", "data_pipeline.synthetic_mot", f"--out={blocker / 'data'}"])
+    _one_line_error(proc, "python -m data_pipeline.synthetic_mot", str(blocker / "data"))

@@ -10,6 +10,8 @@ called it (`train.py`, `python -m sambamotr_jax.track`, `sambamotr-track`):
 
 - An `InputError` (a missing or malformed file, folder, line or setting) prints exactly one
   line `PROG: error: MESSAGE` to stderr and exits with status 2.
+- An `OSError` (a path that cannot be read or written, a full disk) is reported the same way:
+  its message names the file.
 - A `Failure` (the run itself went wrong in a way the user can act on, e.g. a non-finite loss)
   prints one line the same way and exits with status 1.
 - `--debug` (taken out of argv before the main sees it) also prints the traceback.
@@ -87,6 +89,12 @@ def run(main: Callable[[list[str]], object], *, prog: str, argv: Sequence[str] |
         return main(argv)
     except (InputError, Failure) as err:
         _fail(prog, str(err), 2 if isinstance(err, InputError) else 1, debug)
+    except OSError as err:
+        # A path that cannot be read or written, a full disk: the message names the file.
+        message = command_line_error(err)  # a --config file that does not load
+        if message is None:
+            message = f"{err}; check the path, its permissions and the free space"
+        _fail(prog, message, 2, debug)
     except Exception as err:
         message = command_line_error(err)
         if message is None:
