@@ -111,22 +111,14 @@ def _fail(prog: str, message: str, status: int, debug: bool) -> None:
 
 
 def command_line_error(err: BaseException) -> str | None:
-    """The one-line message for an error of the command line itself, else None.
+    """The one-line message for a `--config` file that does not load, else None.
 
-    Such errors are raised while absl parses the flags (ml_collections' `--config.X=V`
-    overrides) or when a `--config` file is first read (ml_collections loads it lazily).
+    ml_collections reads the config file lazily, at the first `.value`, so this error comes
+    after flag parsing (whose own errors `_parse_flags` reports).
     """
     frames = [f.filename.replace(os.sep, "/") for f in traceback.extract_tb(err.__traceback__)]
-    in_config_flags = any("/ml_collections/config_flags/" in f for f in frames)
-    parsing = any(f.endswith("/absl/flags/_flagvalues.py") for f in frames)
-    if not (in_config_flags or parsing):
+    if not any("/ml_collections/config_flags/" in f for f in frames):
         return None
-    if isinstance(err, (KeyError, AttributeError)):
-        field = str(err).strip("\"'")
-        return (
-            f"the command line names a config field that does not exist: {field!r}; "
-            "check the --config.X=VALUE overrides against the config file"
-        )
     cause = err.__cause__ or err.__context__
     return f"--config: {cause or err}; check the config file path and that it loads"
 
