@@ -8,7 +8,8 @@ Per frame (all on device, shapes static):
 3. detection queries with best score >= detection threshold are born, in query order, with ids
    `next_id, next_id + 1, ...`; query = the model's new-track query, reference = `last_ref_pts`;
 4. survivors then newborns are compacted into the K slots (their order matters to Samba);
-5. the query updater turns this frame's outputs into next frame's track queries;
+5. the query updater turns this frame's outputs into next frame's track queries, on the live
+   slots rounded up (`track_state.on_live_prefix`), not on all K;
 6. results: live tracks with best score > result threshold and original-pixel area > 100,
    boxes as x1y1x2y2 in original pixels.
 
@@ -31,7 +32,12 @@ import jax.numpy as jnp
 
 from sambamotr_jax import model as model_lib
 from sambamotr_jax.nn.box_ops import box_cxcywh_to_xyxy
-from sambamotr_jax.tracking.track_state import TrackState, compact_order, gather_rows
+from sambamotr_jax.tracking.track_state import (
+    TrackState,
+    compact_order,
+    gather_rows,
+    on_live_prefix,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,17 +134,16 @@ def frame_step(
     rows = gather_rows(candidates, order, live)
     ids = jnp.where(live, rows["ids"], -1)
 
-    query_embed, ref_pts, updater = model.apply(
-        variables,
-        rows["query_embed"],
-        rows["ref_pts"],
-        rows["output_embed"],
-        rows["boxes"],
-        rows["logits"],
-        rows["updater"],
-        live,
-        method="update_queries",
-    )
+    # The query updater runs on the live slots rounded up (`on_live_prefix`), not on all K.
+    update_inputs = {
+        name: rows[name] for name in ("query_embed", "ref_pts", "output_embed", "boxes", "logits")
+    }
+    update_inputs["updater_state"], update_inputs["live"] = rows["updater"], live
+
+    def update(t):
+        return model.apply(variables, **t, method="update_queries")
+
+    query_embed, ref_pts, updater = on_live_prefix(update, update_inputs, live.sum(), k)
     next_state = TrackState(
         live=live,
         ids=ids,

@@ -91,6 +91,53 @@ def gather_rows(tree, order: jax.Array, live: jax.Array):
     return jax.tree.map(take, tree)
 
 
+def live_prefix_sizes(capacity: int) -> tuple[int, ...]:
+    """The slot counts a per-frame computation over live slots may be cut to, smallest first.
+
+    Live tracks occupy slots 0..T-1, so a computation whose padded slots come out as zeros can
+    run on the first S slots for any S >= T. The sizes are 0 (nothing live), then multiples of
+    16 (whole vectors, which XLA:CPU runs faster than odd sizes) with four steps per doubling
+    past 64 (16, 32, 48, 64, 80, 96, 112, 128, 160, 192, ...), and the capacity itself.
+    """
+    sizes, size = [0], 16
+    while size < capacity:
+        sizes.append(size)
+        size += max(16, 1 << max(0, size.bit_length() - 3))  # a quarter of the octave
+    return (*sizes, capacity)
+
+
+def on_live_prefix(fn, tree, num_live: jax.Array, capacity: int):
+    """`fn(tree)` computed on the first S slots only, S the smallest `live_prefix_sizes` entry
+    that holds `num_live`; the rows past S are zeros.
+
+    Args:
+      fn: maps a pytree of (S, ...) arrays to a pytree of (S, ...) arrays, each slot on its own
+        except through live slots, with padded slots coming out as zeros (the query updaters).
+      tree: pytree of (K, ...) arrays, live rows first.
+      num_live: () int32, T <= K.
+      capacity: K.
+
+    Returns:
+      fn's output padded back to K slots. One branch per size is compiled; `jax.lax.switch` runs
+      only the one taken, so a frame pays for the live tracks rounded up, not for the capacity.
+    """
+    sizes = live_prefix_sizes(capacity)
+    out_shapes = jax.eval_shape(fn, tree)
+
+    def branch(size: int):
+        def run(t):
+            if size == 0:
+                return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out_shapes)
+            out = fn(jax.tree.map(lambda x: x[:size], t))
+            pad = capacity - size
+            return jax.tree.map(lambda x: jnp.pad(x, ((0, pad),) + ((0, 0),) * (x.ndim - 1)), out)
+
+        return run
+
+    index = jnp.searchsorted(jnp.asarray(sizes, jnp.int32), num_live.astype(jnp.int32))
+    return jax.lax.switch(index, [branch(s) for s in sizes], tree)
+
+
 def slot_fills(state: TrackState) -> TrackState:
     """The value of each field in a padding slot (what `empty_track_state` holds); `next_id` is
     not per slot."""

@@ -1,9 +1,18 @@
 """Compaction of candidate tracks into fixed-capacity slots."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from sambamotr_jax.tracking.track_state import compact_order, empty_track_state, gather_rows
+from sambamotr_jax.tracking.track_state import (
+    compact_order,
+    empty_track_state,
+    gather_rows,
+    live_prefix_sizes,
+    on_live_prefix,
+)
+from tests.updaters.test_query_updater import _pad, _tiny_inputs, _tiny_model
 
 
 def test_compact_order_keeps_order_and_reports_overflow():
@@ -31,3 +40,31 @@ def test_empty_state_shapes():
     assert s.capacity == 5 and s.query_embed.shape == (5, 8)
     assert s.updater["hidden_state"].shape == (5, 2, 3, 4)
     assert not s.live.any() and (s.ids == -1).all() and int(s.next_id) == 0
+
+
+def test_live_prefix_sizes():
+    assert live_prefix_sizes(4) == (0, 4)
+    assert live_prefix_sizes(32) == (0, 16, 32)
+    assert live_prefix_sizes(100) == (0, 16, 32, 48, 64, 80, 96, 100)
+    assert live_prefix_sizes(256) == (0, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256)
+
+
+@pytest.mark.parametrize("num_live", [0, 1, 15, 16, 17, 33, 40])
+def test_on_live_prefix_equals_the_updater_on_every_slot(num_live):
+    """The Samba query updater on the live slots rounded up gives the full-capacity outputs:
+    live rows equal, padded rows zero; only the branch taken runs."""
+    model, variables, apply = _tiny_model()
+    capacity = 40
+    x, live = _pad(_tiny_inputs(max(num_live, 1), np.random.default_rng(num_live)), capacity)
+    live = np.arange(capacity) < num_live
+    full = apply(variables, **x, live=live)
+    inputs = dict(x, live=live)
+    cut = jax.jit(
+        lambda t: on_live_prefix(
+            lambda u: model.apply(variables, **u), t, t["live"].sum(), capacity
+        )
+    )(inputs)
+    for a, b in zip(full, cut, strict=True):
+        assert b.shape == a.shape
+        np.testing.assert_allclose(b[:num_live], a[:num_live], rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(b[num_live:], 0.0)
