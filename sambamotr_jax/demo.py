@@ -55,7 +55,7 @@ def demo_class_names(num_classes: int) -> tuple[str, ...] | None:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    malloc_pad.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
+    malloc_pad.configure()  # huge pages and a top pad for XLA:CPU's buffers (may restart)
     if _CONFIG.value is not None:  # the config is read and checked before any file
         config_checks.check_config(_CONFIG.value, ("model", "tracker"))
     supervision_tracker.import_supervision()  # fail before the model loads

@@ -79,7 +79,7 @@ def build_track_fn(config, checkpoint_dir):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    malloc_pad.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
+    malloc_pad.configure()  # huge pages and a top pad for XLA:CPU's buffers (may restart)
     distributed.initialize_from_flags()  # several processes: each tracks its share of the split
     if FLAGS.score:
         if not FLAGS.gt_root or not FLAGS.tracker_dir:

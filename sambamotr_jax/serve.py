@@ -41,7 +41,7 @@ from sambamotr_jax.online.frame_loop import (
     grow_slots,
     mot_lines,
 )
-from sambamotr_jax.runtime import cli
+from sambamotr_jax.runtime import cli, malloc_pad
 
 
 class ArtifactTracker:
@@ -167,6 +167,7 @@ def main(argv, flag_values):
     for name in ("artifact", "input", "output"):
         if f[name] is None:
             raise InputError(f"--{name} is required")
+    malloc_pad.configure()  # huge pages and a top pad for XLA:CPU's buffers (may restart)
     t0 = time.perf_counter()
     n, n_lines = serve_to_file(f["artifact"], f["input"], f["output"], interval=f["interval"])
     dt = time.perf_counter() - t0

@@ -46,7 +46,7 @@ def main(argv):
     del argv
     config = _CONFIG.value  # the config is read and checked before any file
     config_checks.check_config(config, ("model", "tracker"))
-    malloc_pad.keep_freed_memory()  # XLA:CPU frame steps reuse freed memory
+    malloc_pad.configure()  # huge pages and a top pad for XLA:CPU's buffers (may restart)
     t0 = time.perf_counter()
     n_frames, n_lines = sequence_runner.track_to_file(
         config,

@@ -42,7 +42,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from sambamotr_jax.runtime import malloc_pad
 
-    malloc_pad.keep_freed_memory()  # XLA:CPU steps reuse freed memory (see malloc_pad.py)
+    malloc_pad.configure()  # huge pages and a top pad for XLA:CPU's buffers (may restart)
     distributed.initialize_from_flags()  # before anything touches a device
     from sambamotr_jax.training import train_loop
 

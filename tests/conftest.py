@@ -74,6 +74,12 @@ def pytest_configure(config: pytest.Config) -> None:
         if "xla_backend_optimization_level" not in flags:
             # Read when the first jax backend starts, and inherited by the tests' subprocesses.
             os.environ["XLA_FLAGS"] = f"{flags} {_TEST_XLA_FLAGS}".strip()
+    # The entry scripts restart themselves once to set glibc's malloc tunables
+    # (runtime/malloc_pad.configure); the same settings here spare every subprocess that restart.
+    # tests/runtime/test_host_memory.py runs the restart itself.
+    from sambamotr_jax.runtime import malloc_pad
+
+    os.environ.setdefault("GLIBC_TUNABLES", malloc_pad.HOST_MEMORY_TUNABLES)
     if _CACHE_DIR_VAR not in os.environ:
         _owned_cache_dir = tempfile.mkdtemp(prefix="sambamotr_jax_cache_")
         os.environ[_CACHE_DIR_VAR] = _owned_cache_dir
