@@ -88,9 +88,11 @@ def bilinear_corners(
 
 
 # Rows of (queries x heads) handled per gather: the gathered block (rows, L*P*4, D) stays around
-# 2M elements, so it is reused from cache-sized buffers instead of materializing one tensor of
-# Q*M*L*P*4*D elements (page faults and memory traffic dominate that on CPU).
-_CHUNK_ELEMENTS = 1 << 21
+# 256K elements (1 MiB), so it is reused from cache-sized buffers instead of materializing one
+# tensor of Q*M*L*P*4*D elements (page faults and memory traffic dominate that on CPU), while
+# staying large enough for XLA:CPU to split each gather over two threads. docs/kernels.md has
+# the measurements.
+_CHUNK_ELEMENTS = 1 << 18
 
 
 def _chunk_rows(rows: int, k: int, d: int) -> int:
@@ -146,40 +148,42 @@ def _forward(value, spatial_shapes, sampling_locations, attention_weights):
 
 
 def _backward(value, spatial_shapes, sampling_locations, attention_weights, g):
-    """Gradients for value, sampling_locations and attention_weights, one chunk at a time.
+    """Gradients for value, sampling_locations and attention_weights.
 
-    The value gradient is scattered into a float32 carry, in place, chunk after chunk.
+    The bilinear terms of every sample are computed once for all rows (large elementwise passes,
+    which XLA:CPU splits over its threads); the loop over blocks of rows only gathers, takes the
+    products with the output gradient and scatters the value gradient into one float32 buffer,
+    in place. The location and weight gradients are reduced from those products after the loop.
     """
     n, s, m, d = value.shape
     _, q, _, nl, p, _ = sampling_locations.shape
     k = nl * p * 4
+    r = n * q * m
     value_rows, loc, aw, base = _flat_inputs(value, sampling_locations, attention_weights)
-    g = g.reshape(n * q * m, d).astype(jnp.float32)  # (R, D)
-    chunk = _chunk_rows(n * q * m, k, d)
+    idx, w, dw_dx, dw_dy = corner_terms(spatial_shapes, loc)  # (R, L, P, 4)
+    aw = aw.astype(jnp.float32)
+    rows = base[:, None] + idx.reshape(r, k) * m  # (R, K) rows of value_rows
+    coef = (w * aw[..., None]).reshape(r, k)  # (R, K)
+    g = g.reshape(r, d).astype(jnp.float32)  # (R, D)
+    chunk = _chunk_rows(r, k, d)
 
     def one_chunk(dv, args):
-        loc_c, aw_c, base_c, g_c = args  # (C, L, P, 2), (C, L, P), (C,), (C, D)
-        idx, w, dw_dx, dw_dy = corner_terms(spatial_shapes, loc_c)  # (C, L, P, 4)
-        rows = (base_c[:, None] + idx.reshape(chunk, k) * m).reshape(-1)  # (C*K,)
-        sampled = jnp.take(value_rows, rows, axis=0, mode="clip")  # (C*K, D)
-        sampled = sampled.reshape(chunk, k, d).astype(jnp.float32)  # (C, K, D)
-        gdot = jnp.einsum("ckd,cd->ck", sampled, g_c).reshape(chunk, nl, p, 4)  # (C, L, P, 4)
-        aw_c = aw_c.astype(jnp.float32)
-        daw = jnp.sum(w * gdot, axis=-1)  # (C, L, P)
-        dloc = (
-            jnp.stack([jnp.sum(dw_dx * gdot, axis=-1), jnp.sum(dw_dy * gdot, axis=-1)], axis=-1)
-            * aw_c[..., None]
-        )  # (C, L, P, 2)
-        coef = (w * aw_c[..., None]).reshape(chunk, k)  # (C, K)
-        update = (coef[:, :, None] * g_c[:, None, :]).reshape(-1, d)  # (C*K, D)
-        dv = dv.at[rows].add(update)
-        return dv, (dloc, daw)
+        rows_c, coef_c, g_c = args  # (C, K), (C, K), (C, D)
+        rows_c = rows_c.reshape(-1)  # (C*K,)
+        sampled = jnp.take(value_rows, rows_c, axis=0, mode="clip").reshape(chunk, k, d)
+        gdot = jnp.einsum("ckd,cd->ck", sampled, g_c)  # (C, K)
+        update = (coef_c[:, :, None] * g_c[:, None, :]).reshape(-1, d)  # (C*K, D)
+        return dv.at[rows_c].add(update), gdot
 
-    chunks = tuple(_chunked(a, chunk) for a in (loc, aw, base, g))
+    chunks = tuple(_chunked(a, chunk) for a in (rows, coef, g))
     dv0 = jnp.zeros((n * s * m, d), jnp.float32)
-    dv, (dloc, daw) = jax.lax.scan(one_chunk, dv0, chunks)
-    dloc = dloc.reshape(-1, nl, p, 2)[: n * q * m]  # (N*Q*M, L, P, 2)
-    daw = daw.reshape(-1, nl, p)[: n * q * m]  # (N*Q*M, L, P)
+    dv, gdot = jax.lax.scan(one_chunk, dv0, chunks)
+    gdot = gdot.reshape(-1, nl, p, 4)[:r]  # (R, L, P, 4)
+    daw = jnp.sum(w * gdot, axis=-1)  # (R, L, P)
+    dloc = (
+        jnp.stack([jnp.sum(dw_dx * gdot, axis=-1), jnp.sum(dw_dy * gdot, axis=-1)], axis=-1)
+        * aw[..., None]
+    )  # (R, L, P, 2)
     return (
         dv.reshape(value.shape).astype(value.dtype),  # (N, S, M, D)
         dloc.reshape(sampling_locations.shape).astype(sampling_locations.dtype),
