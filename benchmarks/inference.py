@@ -1,13 +1,17 @@
 """Per-frame latency of the jitted tracking step, compile time and peak memory.
 
     python benchmarks/inference.py --size 256 352 --size 800 1440 [--config configs/dancetrack.py]
-        [--frames 5] [--impl xla] [--official SAMBA_REF_DIR --official-python REFVENV/bin/python]
+        [--frames 3] [--warmup 3] [--rounds 2] [--impl xla]
+        [--official SAMBA_REF_DIR --official-python REFVENV/bin/python]
 
 Weights are randomly initialized: every shape is static (300 detection queries + the track
-capacity), so the time does not depend on their values. `--official DIR` also times the official
-PyTorch forward in the same run with ../shared/tools/official_cpu_timing/time_official.py (needs
-torch, torchvision and the official code, see that folder's README) and prints the ratio.
-Prints one JSON object.
+capacity), so the time does not depend on their values (with random weights no track is born,
+as in the official forward with no track queries). Each size compiles once; each round times
+`--frames` frames after `--warmup` untimed ones. `--official DIR` times the official PyTorch
+forward with ../shared/tools/official_cpu_timing/time_official.py (needs torch, torchvision and
+the official code, see that folder's README) after each round of ours, and prints the ratio of
+each round and their median, marked when the machine was busy (benchmarks/side_by_side.py:
+load average and busy cores before and after). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -19,8 +23,6 @@ import os
 import pathlib
 import platform
 import resource
-import statistics
-import subprocess
 import sys
 import time
 
@@ -30,6 +32,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import side_by_side  # noqa: E402
 from sambamotr_jax import api
 from sambamotr_jax import model as model_lib
 from sambamotr_jax.runtime import malloc_pad  # noqa: E402
@@ -63,47 +66,44 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # host RSS (KiB on Linux)
 
 
-def time_size(tracker, height: int, width: int, frames: int) -> dict:
+def compile_size(tracker, height: int, width: int):
+    """(the frame step compiled for one size, its inputs, compile seconds)."""
     rng = np.random.default_rng(0)
     image = rng.normal(size=(1, height, width, 3)).astype(np.float32)
     mask = np.zeros((1, height, width), bool)
     orig = np.array([height, width], np.float32)
-    state = tracker.new_state()
+    inputs = (tracker.new_state(), image, mask, orig)
     t0 = time.perf_counter()
-    compiled = tracker._step.lower(tracker.variables, state, image, mask, orig).compile()
-    compile_s = time.perf_counter() - t0
+    compiled = tracker._step.lower(tracker.variables, *inputs).compile()
+    return compiled, inputs, time.perf_counter() - t0
+
+
+def time_frames(tracker, compiled, inputs, frames: int, warmup: int) -> list[float]:
+    """Seconds per frame of `frames` frames after `warmup` untimed ones (the first frames of a
+    run are slower while buffers and caches settle)."""
+    state, image, mask, orig = inputs
     times = []
-    for _ in range(frames + 1):
+    for i in range(warmup + frames):
         t0 = time.perf_counter()
         state, res = compiled(tracker.variables, state, image, mask, orig)
         jax.block_until_ready(res)
-        times.append(time.perf_counter() - t0)
-    times = times[1:]  # first call warms caches
-    return {
-        "size": [height, width],
-        "compile_s": round(compile_s, 2),
-        "frame_s_median": round(statistics.median(times), 4),
-        "frame_s_min": round(min(times), 4),
-        "frames_timed": len(times),
-        "peak_memory_mb": round(peak_memory_mb(), 1),
-    }
-
-
-def official(ref_dir: str, sizes, python: str) -> dict:
-    tool = ROOT.parent / "shared" / "tools" / "official_cpu_timing" / "time_official.py"
-    cmd = [python, str(tool)]
-    for h, w in sizes:
-        cmd += ["--size", str(h), str(w)]
-    env = dict(os.environ, SAMBA_REF_DIR=ref_dir)
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout[out.stdout.index("{") :])
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return times
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default=str(ROOT / "configs" / "dancetrack.py"))
     p.add_argument("--size", nargs=2, type=int, action="append", metavar=("H", "W"))
-    p.add_argument("--frames", type=int, default=3)
+    p.add_argument("--frames", type=int, default=3, help="timed frames per size and round")
+    p.add_argument("--warmup", type=int, default=3, help="untimed frames before each round's")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="alternating rounds (default 2 with --official, else 1)",
+    )
     p.add_argument("--impl", default="", help="ms_deform_attn implementation: '' | xla | pallas")
     p.add_argument("--max-tracks", type=int, default=None)
     p.add_argument(
@@ -117,12 +117,16 @@ def main():
     p.add_argument(
         "--malloc-default",
         action="store_true",
-        help="leave glibc malloc's settings alone (the entry scripts set a top pad: "
-        "sambamotr_jax/runtime/malloc_pad.py)",
+        help="leave glibc malloc's settings alone (the entry scripts ask for huge pages and a top "
+        "pad: sambamotr_jax/runtime/malloc_pad.py); the official code then runs with them alone "
+        "too",
     )
     args = p.parse_args()
-    top_pad = not args.malloc_default and malloc_pad.keep_freed_memory()
+    if not args.malloc_default:
+        malloc_pad.configure()  # may restart this script with glibc tunables, as the CLIs do
+    before = side_by_side.load_report()
     sizes = args.size or [[256, 352], [800, 1440]]
+    rounds = args.rounds or (2 if args.official else 1)
     config = load_config(args.config)
     config.model.ms_deform_attn_impl = args.impl
     if args.max_tracks is not None:
@@ -130,20 +134,55 @@ def main():
     model = model_lib.build_model(config.model)
     variables = jax.jit(lambda: model_lib.init_variables(model, jax.random.key(0)))()
     tracker = api.Tracker(config, variables)
+    compiled = {f"{h}x{w}": compile_size(tracker, h, w) for h, w in sizes}
+    ours = {key: [] for key in compiled}
+    official_runs = []
+    for _ in range(rounds):  # ours, theirs, ours, theirs, ...
+        for key, (fn, inputs, _) in compiled.items():
+            ours[key].append(
+                side_by_side.median(time_frames(tracker, fn, inputs, args.frames, args.warmup))
+            )
+        if args.official:
+            size_args = [str(x) for h, w in sizes for x in ("--size", h, w)]
+            official_runs.append(
+                side_by_side.run_official(
+                    "time_official.py",
+                    size_args,
+                    args.official_python,
+                    args.official,
+                    "SAMBA_REF_DIR",
+                )
+            )
+    state = side_by_side.machine_state(before, side_by_side.load_report())
     result = {
         "machine": machine(),
         "jax": jax.__version__,
-        "malloc_top_pad": top_pad,
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
+        "load": state,
         "config": pathlib.Path(args.config).name,
         "track_capacity": tracker.capacity,
-        "ours": [time_size(tracker, h, w, args.frames) for h, w in sizes],
+        "ours": [
+            {
+                "size": [h, w],
+                "compile_s": round(compiled[f"{h}x{w}"][2], 2),
+                "frame_s_per_round": [round(t, 4) for t in ours[f"{h}x{w}"]],
+                "frame_s_median": round(side_by_side.median(ours[f"{h}x{w}"]), 4),
+                "peak_memory_mb": round(peak_memory_mb(), 1),
+            }
+            for h, w in sizes
+        ],
     }
     if args.official:
-        result["official"] = official(args.official, sizes, args.official_python)
-        result["ratio_ours_over_official"] = {
-            f"{h}x{w}": round(o["frame_s_median"] / result["official"]["forward_s"][f"{h}x{w}"], 3)
-            for (h, w), o in zip(sizes, result["ours"])
-        }
+        result["official"] = official_runs
+        ratios = {}
+        for h, w in sizes:
+            key = f"{h}x{w}"
+            per_round = [o / r["forward_s"][key] for o, r in zip(ours[key], official_runs)]
+            ratios[key] = {
+                "per_round": [round(x, 3) for x in per_round],
+                "median": side_by_side.marked(side_by_side.median(per_round), state["busy"]),
+            }
+        result["ratio_ours_over_official"] = ratios
     print(json.dumps(result, indent=1))
 
 

@@ -2,7 +2,7 @@
 
 Cases (N=1, M=8 heads, D=32 channels per head, L=4 levels, P=4 points, 800x1440 frame, levels
 at strides 8/16/32/64: 100x180, 50x90, 25x45, 13x23):
-  encoder: Q = S = 22223 tokens (every token queries the frame).
+  encoder: Q = S = 23924 tokens (every token queries the frame).
   decoder: Q = 300 detection queries + track capacity.
 
 For each implementation and case: forward and forward+backward time in milliseconds and the
@@ -19,11 +19,21 @@ Examples:
 --with-torch-reference times a pure-PyTorch grid_sample formulation of the same op (CPU or
 CUDA tensors); --with-cuda-reference times the official compiled CUDA op if its extension
 (`MultiScaleDeformableAttention`) is importable.
+
+Against the official pure-PyTorch op on the CPU, at the encoder call of an 800x1440 frame:
+
+  python benchmarks/ms_deform_attn.py --official SAMBA_REF_DIR --official-python REFVENV/bin/python
+
+times ours (xla path, forward and forward+backward) and then the official op
+(../shared/tools/official_cpu_timing/time_official.py --size 800 1440) in alternating rounds
+(`--rounds`, default 2), and prints each round's ratio and their median, marked when the machine
+was busy (benchmarks/side_by_side.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import subprocess
@@ -37,8 +47,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import side_by_side  # noqa: E402
 from kernels import ms_deform_attn  # noqa: E402
 from kernels.ms_deform_attn import BlockSizes, ms_deform_attn_pallas, ms_deform_attn_xla_autodiff
+from sambamotr_jax.runtime import malloc_pad  # noqa: E402
 
 LEVELS = ((100, 180), (50, 90), (25, 45), (13, 23))
 HEADS, CHANNELS, POINTS = 8, 32, 4
@@ -218,6 +230,44 @@ def machine_description() -> str:
     return f"{dev.platform.upper()}: {dev.device_kind}"
 
 
+def compare_official(args) -> None:
+    """Ours (xla) against the official pure-PyTorch op at the 800x1440 encoder call, alternating."""
+    malloc_pad.configure()  # may restart this script with glibc tunables, as the CLIs do
+    before = side_by_side.load_report()
+    value, loc, aw = make_inputs("encoder", LEVELS, args.track_capacity, jnp.float32)
+    fwd, fwd_bwd = jax_fns("xla", LEVELS)
+    ours = {"fwd": [], "fwd_bwd": []}
+    theirs = {"fwd": [], "fwd_bwd": []}
+    for _ in range(args.rounds or 2):
+        for mode, fn in (("fwd", fwd), ("fwd_bwd", fwd_bwd)):
+            ours[mode].append(_time(fn, (value, loc, aw), args.repeats, _jax_sync)[0] / 1e3)
+        run = side_by_side.run_official(
+            "time_official.py",
+            ["--size", "800", "1440"],
+            args.official_python,
+            args.official,
+            "SAMBA_REF_DIR",
+        )["msda_encoder_s"]["800x1440"]
+        for mode in theirs:
+            theirs[mode].append(run[mode])
+    state = side_by_side.machine_state(before, side_by_side.load_report())
+    print(
+        f"# {machine_description()}; jax {jax.__version__}; GLIBC_TUNABLES="
+        f"{os.environ.get('GLIBC_TUNABLES')}"
+    )
+    print(f"# load before {state['before']}, after {state['after']}")
+    print("| pass | ours s per round | official s per round | ratio per round | median ratio |")
+    print("|---|---|---|---|---|")
+    for mode in ours:
+        ratios = [a / b for a, b in zip(ours[mode], theirs[mode])]
+        print(
+            f"| {mode} | {', '.join(f'{t:.3f}' for t in ours[mode])} "
+            f"| {', '.join(f'{t:.3f}' for t in theirs[mode])} "
+            f"| {', '.join(f'{r:.3f}' for r in ratios)} "
+            f"| {side_by_side.marked(side_by_side.median(ratios), state['busy'])} |"
+        )
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -233,7 +283,13 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--with-torch-reference", action="store_true")
     parser.add_argument("--with-cuda-reference", action="store_true")
+    parser.add_argument("--official", default=None, help="official SambaMOTR checkout (CPU)")
+    parser.add_argument("--official-python", default=sys.executable)
+    parser.add_argument("--rounds", type=int, default=None)
     args = parser.parse_args(argv)
+    if args.official:
+        compare_official(args)
+        return
 
     levels = _scaled_levels(args.scale)
     dtype = jnp.dtype(args.dtype)
