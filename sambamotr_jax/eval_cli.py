@@ -27,6 +27,8 @@ e.g. labels/box_track_20/val; TETA, HOTA, MOTA, IDF1 into summary.json / summary
   python eval.py --score --format=bdd100k --gt_root=DIR --tracker_dir=DIR
 
 --interval=K tracks and scores frames 1, 1+K, 1+2K, ... (the official EVAL_INTERVAL).
+--streams=B tracks B sequences at once in one batched frame step (the same result files, each
+written when its sequence ends; sequences of one frame size share a batch).
 Multi-process tracking: the same command in every process with --coordinator_address=HOST:PORT
 --num_processes=N --process_id=I (or --multihost on a cluster); each tracks its share of the
 sequences, process 0 scores them all.
@@ -50,6 +52,12 @@ flags.DEFINE_string("checkpoint", None, "Checkpoint directory to evaluate (track
 flags.DEFINE_string("split", "val", "Dataset split to track (tracking mode).")
 flags.DEFINE_string("workdir", None, "Output root; results go to <workdir>/<split>/tracker/.")
 flags.DEFINE_integer("interval", None, "Frame interval (default: config.eval.interval, else 1).")
+flags.DEFINE_integer(
+    "streams",
+    1,
+    "Sequences tracked at once in one batched frame step (per process).",
+    lower_bound=1,
+)
 flags.DEFINE_bool("overwrite", False, "Track again sequences whose result file exists.")
 flags.DEFINE_bool("progress", True, "Show a progress bar per sequence.")
 flags.DEFINE_bool("score", False, "Only score existing result files (--gt_root, --tracker_dir).")
@@ -70,9 +78,12 @@ FLAGS = flags.FLAGS
 
 
 def build_track_fn(config, checkpoint_dir):
-    """The tracker of a checkpoint as `split_eval.TrackFn` (imports the model only here)."""
+    """The tracker of a checkpoint as `split_eval.TrackFn`, or `split_eval.StreamsTrackFn` with
+    --streams > 1 (imports the model only here)."""
     from sambamotr_jax.tracking import sequence_runner
 
+    if FLAGS.streams > 1:
+        return sequence_runner.make_streams_track_fn(config, checkpoint_dir)
     return sequence_runner.make_track_fn(config, checkpoint_dir)
 
 
@@ -112,6 +123,7 @@ def main(argv):
             overwrite=FLAGS.overwrite,
             progress=FLAGS.progress,
             result_format=result_format,
+            streams=FLAGS.streams,
         )
         if result_format == "bdd100k":
             if scores is not None:

@@ -115,11 +115,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # Modules whose tests share compiled work, one unit per parameter of their module-scoped fixture
 # `run` (one compiled run per official fixture).
-_UNIT_PER_PARAM = ("test_train_step_parity.py", "test_tracker_fixture.py", "test_export_serve.py")
+_UNIT_PER_PARAM = (
+    "test_train_step_parity.py",
+    "test_tracker_fixture.py",
+    "test_export_serve.py",
+    "test_track_streams.py",
+)
 # Modules that are one unit (a module-scoped fixture, or one compilation cache entry that the
 # first test fills and the next ones read).
 _UNIT_PER_MODULE = (
     "test_multiprocess_training.py",
+    "test_multiprocess_eval.py",
     "test_train_resume.py",
     "test_train_step.py",
     "test_detector.py",
@@ -141,14 +147,17 @@ _SLOW_FIRST = (
     "test_export_serve.py[official_def_detr]",  # ~160 (alone on a busy machine, 2026-12-07)
     "test_train_step_parity.py[official_def_detr]",  # ~125 (optimized: runs a ResNet-50)
     "test_train_loop.py::test_synthetic_config_end_to_end",  # ~115
+    # 4 eval.py runs, 2 of them two-process (~300 pinned to one busy core, 2026-12-07)
+    "test_multiprocess_eval.py",
     "test_train_step_parity.py[official_memotr_dab_detr]",  # ~115
     "test_export_serve.py[official_memotr_dab_detr]",  # ~115
     "test_video_cli.py",  # ~105 (busy machine, 2026-12-07)
+    "test_track_streams.py[official_memotr_dab_detr]",  # ~100 alone (836 on a busy core)
+    "test_track_streams.py[official_def_detr]",  # ~86 (busy machine, 2026-12-07)
     "test_tracker_bfloat16.py::test_bfloat16_boxes_stay_close_to_float32_on_the_sambamotr_fixture",  # ~60
     "test_detector.py",  # ~55
     "test_track_to_file.py::test_truncated_frame_stops_tracking_and_keeps_the_frames_before_it",  # ~55
     "test_supervision_tracker.py",  # ~40
-    "test_multiprocess_eval.py::test_two_process_eval_equals_one_process",  # ~40
     "test_tracker_tiny.py",  # ~50
     "test_end_to_end.py::test_convert_and_track_cli_reproduce_official_tracker_txt",  # ~40
     "test_tracker_fixture.py[official_def_detr]",  # ~35

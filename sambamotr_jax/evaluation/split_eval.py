@@ -36,6 +36,16 @@ The tracker comes in as a callable (`TrackFn`), so this module never imports the
 yielding, for each processed frame, its 1-based number in the sequence and its results in
 original-image pixels (already filtered as the official Submitter filters them). `label`, the
 track's 0-based class, is optional for MOT results (ignored there) and needed for BDD100K.
+
+With `streams` > 1 (`eval.py --streams=B`) the sequences are tracked B at a time by a
+`StreamsTrackFn`:
+
+    track_streams_fn(sequences: list[list[pathlib.Path]], *, interval: int, streams: int)
+        -> Iterator[(sequence index, frame, rows)]
+
+yielding each sequence's frames in order, frames of different sequences interleaved. A
+sequence's result file is written (atomically, by the one-sequence writers) once its last frame
+is in (`track_in_streams`).
 """
 
 from __future__ import annotations
@@ -63,6 +73,7 @@ TrackRow = (
     | tuple[int, float, float, float, float, float, int]
 )
 TrackFn = Callable[..., Iterator[tuple[int, list[TrackRow]]]]
+StreamsTrackFn = Callable[..., Iterator[tuple[int, int, list[TrackRow]]]]
 
 BDD100K = "BDD100K"  # config.data.dataset of BDD100K MOT 2020
 MOT_FORMAT, BDD100K_FORMAT = "mot", "bdd100k"  # result formats (`run_split`)
@@ -236,6 +247,81 @@ def _stopped(err: InputError, out_file, lines: list[str], done: int, frame: int)
     )
 
 
+def track_in_streams(
+    track_streams_fn: StreamsTrackFn,
+    frame_lists: Sequence[Sequence[pathlib.Path]],
+    write: Callable[[int, TrackFn], int],
+    out_files: Sequence[pathlib.Path],
+    *,
+    interval: int = 1,
+    streams: int,
+    progress: bool = True,
+) -> int:
+    """Tracks several sequences `streams` at a time; writes each one's results when it ends.
+
+    Args:
+      track_streams_fn: the tracker (module docstring).
+      frame_lists: every sequence's frame files.
+      write: `(sequence index, TrackFn of its frames) -> frames written`, the one-sequence
+        writer (`track_sequence` or `track_sequence_bdd100k`); it gets the sequence's rows once
+        all `len(frames) // interval` of its frames are in, so its file is written atomically
+        and only whole.
+      out_files: each sequence's result file (for the `.partial` files named on an error).
+
+    Returns:
+      The number of frames processed.
+
+    Raises:
+      InputError: a frame cannot be read; the sequences tracked to the end have their result
+        files, each sequence in flight (a frame tracked, not the last) has the lines of its
+        frames tracked before the error in its `<result>.partial` and no result file (the
+        message names them); the sequences not started have none.
+      ValueError: as the writer, for a sequence's frames out of order.
+    """
+    rows_of: list[list | None] = [[] for _ in frame_lists]
+    expected = [len(frames) // interval for frames in frame_lists]
+    processed = 0
+
+    def write_rows(k: int, end: InputError | None = None) -> None:
+        rows, rows_of[k] = rows_of[k], None
+
+        def replay(frames, *, interval):
+            yield from rows
+            if end is not None:
+                raise end
+
+        write(k, replay)
+
+    results = track_streams_fn(
+        [list(frames) for frames in frame_lists], interval=interval, streams=streams
+    )
+    try:
+        for k, frame, rows in tqdm.tqdm(
+            results, total=sum(expected), desc="streams", unit="frame", disable=not progress
+        ):
+            rows_of[k].append((frame, rows))
+            processed += 1
+            if len(rows_of[k]) == expected[k]:
+                write_rows(k)
+    except InputError as err:
+        in_flight = [k for k, rows in enumerate(rows_of) if rows]  # started, not written
+        for k in in_flight:
+            try:
+                write_rows(k, end=err)  # the writer keeps its lines in <result>.partial
+            except InputError:
+                pass
+        partials = ", ".join(str(partial_path(out_files[k])) for k in in_flight)
+        raise InputError(
+            f"{err}; tracking stopped: the lines of the frames tracked so far of the "
+            f"{len(in_flight)} sequences in flight are in {partials} (no result file written "
+            "for them)"
+        ) from None
+    for k, rows in enumerate(rows_of):
+        if rows is not None:  # fewer frames than expected (e.g. none): written as they are
+            write_rows(k)
+    return processed
+
+
 def check_interval(result_format: str, interval: int) -> None:
     """BDD100K results need every frame (the official evaluation pairs frames).
 
@@ -266,6 +352,7 @@ def run_split(
     progress: bool = True,
     shard: process_shards.Shard = process_shards.SINGLE,
     barrier: Callable[[str], None] | None = None,
+    streams: int = 1,
 ) -> metrics.Scores | None:
     """Tracks every sequence of a split into `<workdir>/<split>/tracker/`, then scores the
     sequences that have ground truth.
@@ -297,6 +384,9 @@ def run_split(
       overwrite: track again sequences whose result file exists (else they are kept).
       progress: show a progress bar per sequence.
       shard, barrier: this process's share of a multi-process run (above).
+      streams: with B > 1, `track_fn_factory` builds a `StreamsTrackFn` and this process's
+        sequences are tracked B at a time (`track_in_streams`); the result files are those of
+        B = 1.
 
     Returns:
       The scores, or None when no sequence has ground truth (e.g. the test split) or on a
@@ -331,14 +421,78 @@ def run_split(
     def result_files(name: str) -> list[pathlib.Path]:
         return [out_dir / f"{name}{suffix}"] + ([out_dir / f"{name}.txt"] if bdd100k else [])
 
+    def write_results(seq_dir: pathlib.Path, track_fn: TrackFn, *, progress: bool) -> int:
+        """Runs `track_fn` over one sequence into its result files; returns its frames."""
+        out_file = out_dir / f"{seq_dir.name}{suffix}"
+        if bdd100k:
+            return track_sequence_bdd100k(
+                track_fn,
+                frames_of[seq_dir],
+                seq_dir.name,
+                out_file,
+                out_dir / f"{seq_dir.name}.txt",
+                progress=progress,
+            )
+        return track_sequence(
+            track_fn,
+            frames_of[seq_dir],
+            out_file,
+            interval=interval,
+            progress=progress,
+            desc=seq_dir.name,
+        )
+
+    def to_track(own: list[str]) -> list[pathlib.Path]:
+        """The sequences of `own` without a result file (all with `overwrite`); the result
+        files of those are removed, so no stale file is left if tracking them fails now."""
+        todo = []
+        for seq_dir in seq_dirs:
+            if seq_dir.name not in own:
+                continue
+            out_file = out_dir / f"{seq_dir.name}{suffix}"
+            if out_file.exists() and not overwrite:
+                logging.info(
+                    "%s: %s exists, skipped (pass overwrite to redo)", seq_dir.name, out_file
+                )
+                continue
+            for old in result_files(seq_dir.name):
+                old.unlink(missing_ok=True)
+            todo.append(seq_dir)
+        return todo
+
+    def track_streams(own: list[str]) -> None:
+        """Tracks the sequences named `own`, `streams` at a time, grouped by frame size (a
+        batch runs one size: `online.stream_loop`)."""
+        todo = sorted(to_track(own), key=_frame_size)
+        if not todo:
+            return
+        start = time.perf_counter()
+        n = track_in_streams(
+            track_fn_factory(),
+            [frames_of[d] for d in todo],
+            lambda k, track_fn: write_results(todo[k], track_fn, progress=False),
+            [out_dir / f"{d.name}{suffix}" for d in todo],
+            interval=interval,
+            streams=streams,
+            progress=progress,
+        )
+        logging.info(
+            "Tracked %d sequences (%d frames) in %d streams at %.2f FPS overall",
+            len(todo),
+            n,
+            streams,
+            n / max(time.perf_counter() - start, 1e-9),
+        )
+
     def track(own: list[str]) -> None:
         """Tracks the sequences named `own` (this process's share) into their result files."""
+        if streams > 1:
+            return track_streams(own)
         track_fn = None
         total_frames, total_seconds = 0, 0.0
         for seq_dir in seq_dirs:
             if seq_dir.name not in own:
                 continue
-            frames = frames_of[seq_dir]
             out_file = out_dir / f"{seq_dir.name}{suffix}"
             if out_file.exists() and not overwrite:
                 logging.info(
@@ -350,24 +504,7 @@ def run_split(
             if track_fn is None:
                 track_fn = track_fn_factory()
             start = time.perf_counter()
-            if bdd100k:
-                n = track_sequence_bdd100k(
-                    track_fn,
-                    frames,
-                    seq_dir.name,
-                    out_file,
-                    out_dir / f"{seq_dir.name}.txt",
-                    progress=progress,
-                )
-            else:
-                n = track_sequence(
-                    track_fn,
-                    frames,
-                    out_file,
-                    interval=interval,
-                    progress=progress,
-                    desc=seq_dir.name,
-                )
+            n = write_results(seq_dir, track_fn, progress=progress)
             seconds = time.perf_counter() - start
             total_frames, total_seconds = total_frames + n, total_seconds + seconds
             logging.info(
@@ -389,6 +526,14 @@ def run_split(
     if bdd100k:
         return _score_bdd100k_split(seq_dirs, out_dir, gt_dir, out_root / "gt_bdd100k")
     return _score_mot_split(seq_dirs, out_dir, gt_dir, out_root / "gt_mot", interval)
+
+
+def _frame_size(seq_dir: pathlib.Path) -> tuple[int, int]:
+    """(imHeight, imWidth) of the sequence's seqinfo.ini; (0, 0) when it does not say."""
+    if (seq_dir / "seqinfo.ini").is_file():
+        info = sequence_folder.read_seqinfo(seq_dir)
+        return info.im_height or 0, info.im_width or 0
+    return 0, 0
 
 
 def _seq_length(seq_dir: pathlib.Path) -> int:
@@ -753,6 +898,7 @@ def evaluate_checkpoint(
     overwrite: bool = False,
     progress: bool = True,
     result_format: str | None = None,
+    streams: int = 1,
 ) -> metrics.Scores | None:
     """`eval.py`'s tracking mode: runs a checkpoint over a dataset split and scores it.
 
@@ -770,7 +916,9 @@ def evaluate_checkpoint(
         split folder when present, else every sequence folder.
 
     Args:
-      build_track_fn: `(config, checkpoint_dir) -> TrackFn`; called at most once, lazily.
+      build_track_fn: `(config, checkpoint_dir) -> TrackFn` (a `StreamsTrackFn` when
+        `streams` > 1); called at most once, lazily.
+      streams: track each process's sequences this many at a time (`run_split`).
 
     Raises:
       InputError: missing checkpoint, data root, split folder, seqmap or frames.
@@ -796,4 +944,5 @@ def evaluate_checkpoint(
         progress=progress,
         shard=(distributed.process_index(), distributed.process_count()),
         barrier=distributed.barrier,
+        streams=streams,
     )

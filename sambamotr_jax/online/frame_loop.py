@@ -199,19 +199,29 @@ class CapacityLoop:
 
     def _collect(self, index: int, r: dict) -> FrameTracks:
         self.last_results = r
-        if int(r["overflow"]) > 0:
-            logging.warning(
-                "frame %d: %d tracks dropped: more live tracks than "
-                "tracker.max_tracks_limit=%d; raise --config.tracker.max_tracks_limit",
-                index + 1,
-                int(r["overflow"]),
-                self.capacity,
-            )
-        keep = np.asarray(r["keep"])
-        return FrameTracks(
-            index=index,
-            ids=np.asarray(r["ids"])[keep],
-            labels=np.asarray(r["labels"])[keep],
-            scores=np.asarray(r["scores"])[keep],
-            boxes_xyxy=np.asarray(r["boxes_xyxy"])[keep],
+        warn_dropped(index, int(r["overflow"]), self.capacity)
+        return frame_tracks(index, r)
+
+
+def warn_dropped(index: int, overflow: int, capacity: int) -> None:
+    """The warning for a frame that dropped `overflow` tracks at the capacity limit."""
+    if overflow > 0:
+        logging.warning(
+            "frame %d: %d tracks dropped: more live tracks than "
+            "tracker.max_tracks_limit=%d; raise --config.tracker.max_tracks_limit",
+            index + 1,
+            overflow,
+            capacity,
         )
+
+
+def frame_tracks(index: int, r: dict) -> FrameTracks:
+    """The written rows of one frame from the host copy of its per-slot results (`StepFn`)."""
+    keep = np.asarray(r["keep"])
+    return FrameTracks(
+        index=index,
+        ids=np.asarray(r["ids"])[keep],
+        labels=np.asarray(r["labels"])[keep],
+        scores=np.asarray(r["scores"])[keep],
+        boxes_xyxy=np.asarray(r["boxes_xyxy"])[keep],
+    )

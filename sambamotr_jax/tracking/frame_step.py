@@ -182,9 +182,16 @@ def make_frame_step(
     return_detections: bool = False,
     donate: bool = True,
     compute_dtype: str = "float32",
+    batched: bool = False,
 ):
     """`frame_step` jitted for one model, thresholds and compute dtype; compiles once per frame
-    shape and track capacity. With `donate`, the step updates the track arrays in place."""
+    shape and track capacity. With `donate`, the step updates the track arrays in place.
+
+    With `batched`, the step runs B independent streams at once (`jax.vmap` over a leading
+    stream axis; the variables are shared): state arrays (B, K, ...) and `next_id` (B,), image
+    (B, 1, Hp, Wp, 3), pad_mask (B, 1, Hp, Wp), orig_hw (B, 2); every result gains the leading
+    B axis (`overflow` (B,)). It compiles once per frame shape, B and K.
+    """
     step = functools.partial(
         frame_step,
         model,
@@ -192,4 +199,6 @@ def make_frame_step(
         return_detections=return_detections,
         compute_dtype=compute_dtype,
     )
+    if batched:
+        step = jax.vmap(step, in_axes=(None, 0, 0, 0, 0))
     return jax.jit(step, donate_argnums=(1,) if donate else ())

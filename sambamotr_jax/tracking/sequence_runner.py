@@ -21,7 +21,7 @@ from flax import traverse_util
 from sambamotr_jax.formats import frame_images, mot_text, sequence_folder, video_file
 from sambamotr_jax.formats.atomic_write import partial_path, write_partial, write_text_atomic
 from sambamotr_jax.formats.errors import InputError
-from sambamotr_jax.online.frame_loop import FrameTracks, mot_lines
+from sambamotr_jax.online.frame_loop import FrameTracks, every_kth, mot_lines
 from sambamotr_jax.tracking.tracker import Tracker
 from sambamotr_jax.weights import converted_checkpoint
 
@@ -150,28 +150,52 @@ def track_to_file(
     return n_tracked, len(lines)
 
 
-def make_track_fn(config, checkpoint_dir: str):
-    """The tracker as eval_lib expects it: `track_fn(frame_paths, *, interval)` yielding
-    (1-based frame number, [(id, x1, y1, w, h, score, label), ...]) in original pixels.
+def track_rows(frame: FrameTracks) -> list[tuple]:
+    """One frame's tracks as eval rows (id, x1, y1, w, h, score, label), original pixels.
 
     `label` (0-based class the track was born with, official `TrackInstances.labels`) comes
     last, so readers of the first six fields (MOT results, drawing) see the rows they always saw.
     """
+    rows = []
+    for tid, score, label, (x1, y1, x2, y2) in zip(
+        frame.ids.tolist(),
+        frame.scores.tolist(),
+        frame.labels.tolist(),
+        frame.boxes_xyxy.tolist(),
+    ):
+        rows.append((tid, *mot_text.mot_box_from_xyxy(x1, y1, x2, y2), score, label))
+    return rows
+
+
+def make_track_fn(config, checkpoint_dir: str):
+    """The tracker as eval_lib expects it: `track_fn(frame_paths, *, interval)` yielding
+    (1-based frame number, `track_rows`) for each tracked frame."""
     tracker = Tracker.from_checkpoint(config, checkpoint_dir)
 
     def track_fn(frames: list[pathlib.Path], *, interval: int = 1) -> Iterator:
         for frame in tracker.track_paths(frames, interval=interval):
-            rows = []
-            for tid, score, label, (x1, y1, x2, y2) in zip(
-                frame.ids.tolist(),
-                frame.scores.tolist(),
-                frame.labels.tolist(),
-                frame.boxes_xyxy.tolist(),
-            ):
-                rows.append((tid, *mot_text.mot_box_from_xyxy(x1, y1, x2, y2), score, label))
-            yield frame.index + 1, rows
+            yield frame.index + 1, track_rows(frame)
 
     return track_fn
+
+
+def make_streams_track_fn(config, checkpoint_dir: str):
+    """The tracker over several sequences at once (`Tracker.track_streams`), as eval_lib's
+    `StreamsTrackFn`: `track_streams_fn(frame_path_lists, *, interval, streams)` yielding
+    (index of the sequence, 1-based frame number, `track_rows`), each sequence's frames in order.
+    """
+    tracker = Tracker.from_checkpoint(config, checkpoint_dir)
+
+    def track_streams_fn(
+        sequences: list[list[pathlib.Path]], *, interval: int = 1, streams: int
+    ) -> Iterator:
+        sources = (
+            (frame_images.read_rgb(p) for p in every_kth(frames, interval)) for frames in sequences
+        )
+        for k, frame in tracker.track_streams(sources, streams=streams, interval=interval):
+            yield k, frame.index + 1, track_rows(frame)
+
+    return track_streams_fn
 
 
 def config_from_checkpoint(base_config, checkpoint_dir: str):

@@ -2,11 +2,13 @@
 
 One jitted function runs each frame (compiled once per frame size and track capacity); the frame
 loop (`online.frame_loop.CapacityLoop`, shared with the artifact runner `serve`) grows the
-capacity exactly and overlaps host preprocessing with the device.
+capacity exactly and overlaps host preprocessing with the device. `track_streams` tracks several
+sequences at once through the same step batched over streams (`online.stream_loop`).
 """
 
 from __future__ import annotations
 
+import os
 import pathlib
 from collections.abc import Iterable, Iterator
 
@@ -17,6 +19,7 @@ from sambamotr_jax import model as model_lib
 from sambamotr_jax.formats import frame_images, sequence_folder
 from sambamotr_jax.online import frame_preprocess
 from sambamotr_jax.online.frame_loop import CapacityLoop, FrameTracks, every_kth
+from sambamotr_jax.online.stream_loop import StreamLoop
 from sambamotr_jax.tracking import frame_step
 from sambamotr_jax.tracking.track_state import empty_track_state, grow_track_state
 from sambamotr_jax.weights import converted_checkpoint
@@ -50,6 +53,22 @@ class Tracker:
         self._loop = CapacityLoop(
             lambda state, *inputs: self._step(self.variables, state, *inputs),
             grow_track_state,
+            capacity=int(t.max_tracks),
+            max_capacity=int(t.max_tracks_limit),
+        )
+        batched_step = frame_step.make_frame_step(
+            self.model,
+            self.params,
+            donate=False,
+            compute_dtype=config.model.dtype,
+            batched=True,
+        )
+        self._streams = StreamLoop(
+            lambda states, *inputs: batched_step(self.variables, states, *inputs),
+            grow_track_state,
+            lambda capacity: empty_track_state(
+                capacity, self.model.query_dim, self.model.updater_state_shapes()
+            ),
             capacity=int(t.max_tracks),
             max_capacity=int(t.max_tracks_limit),
         )
@@ -125,3 +144,38 @@ class Tracker:
         self, seq_dir: str | pathlib.Path, *, interval: int = 1
     ) -> Iterator[FrameTracks]:
         return self.track_paths(sequence_folder.sequence_frames(seq_dir), interval=interval)
+
+    def track_streams(
+        self,
+        sources: Iterable[str | os.PathLike | Iterable[np.ndarray]],
+        *,
+        streams: int,
+        interval: int = 1,
+    ) -> Iterator[tuple[int, FrameTracks]]:
+        """Tracks several sequences at once, `streams` of them in one batched frame step.
+
+        Args:
+          sources: the sequences, read lazily (a source is opened when a stream frees): each a
+            sequence folder or frames folder (its frames read as `track_sequence` reads them,
+            every `interval`-th), or an iterable of (H, W, 3) uint8 RGB frames already
+            subsampled (as `track_frames`: frame i is frame i * interval of the sequence).
+          streams: B, the number of sequences tracked together (shapes: B is static).
+          interval: the frame interval; `FrameTracks.index` is i * interval.
+
+        Yields:
+          (index of the source in `sources`, FrameTracks): each source's frames in order,
+          exactly as `track_frames` gives them (its own ids from 0, capacity growth included),
+          frames of different sources interleaved. Sequences of one input size (after the
+          official resize) share a batch; one of another size waits until the batch drains
+          (`online.stream_loop`), so group sources by frame size where they differ.
+        """
+        t = self.config.tracker
+
+        def source_inputs(source):
+            if isinstance(source, str | os.PathLike):
+                paths = every_kth(sequence_folder.sequence_frames(source), interval)
+                source = (frame_images.read_rgb(p) for p in paths)
+            for i, frame in enumerate(source):
+                yield i * interval, frame_preprocess.step_inputs(frame, t.short_side, t.max_size)
+
+        return self._streams.run((source_inputs(s) for s in sources), streams)

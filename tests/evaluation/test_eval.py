@@ -99,6 +99,89 @@ def test_run_split_writes_results_scores_and_resumes(tmp_path):
     assert (out / "seq1.txt").read_text().startswith("1,11,")
 
 
+class FakeStreamsTracker(FakeTracker):
+    """The perfect tracker as a `StreamsTrackFn`: `streams` sequences at a time, their frames
+    interleaved (a finished sequence's slot takes the next one)."""
+
+    def factory(self):
+        self.builds += 1
+        return self.track_streams
+
+    def track_streams(self, sequences, *, interval, streams):
+        pending = list(enumerate(sequences))
+        slots = []
+        while pending or slots:
+            while pending and len(slots) < streams:
+                k, frames = pending.pop(0)
+                slots.append((k, self.track(frames, interval=interval)))
+            for slot in list(slots):
+                k, frames = slot
+                item = next(frames, None)
+                if item is None:
+                    slots.remove(slot)
+                else:
+                    yield k, *item
+
+
+def test_run_split_in_streams_writes_the_files_of_one_stream(tmp_path):
+    split = make_split(tmp_path / "data" / "val", {"seq1": 7, "seq2": 2, "seq3": 4, "seq4": 3})
+    (split / "seq1" / "seqinfo.ini").write_text(
+        "[Sequence]\nname=seq1\nseqLength=7\nimWidth=1920\nimHeight=1080\n"
+    )
+    one = split_eval.run_split(FakeTracker().factory, split, tmp_path / "one", interval=2)
+    tracker = FakeStreamsTracker()
+    scores = split_eval.run_split(
+        tracker.factory, split, tmp_path / "two", interval=2, streams=2, progress=False
+    )
+    a, b = tmp_path / "one" / "val" / "tracker", tmp_path / "two" / "val" / "tracker"
+    names = sorted(os.listdir(a))
+    assert names == sorted(os.listdir(b)) and "seq4.txt" in names and "summary.json" in names
+    for name in names:
+        assert (b / name).read_text() == (a / name).read_text(), name
+    assert scores.summary == one.summary and tracker.builds == 1
+    # Grouped by seqinfo frame size (a batch runs one size): seq1's size is the only one known.
+    assert tracker.calls == [("seq2", 2), ("seq3", 2), ("seq4", 2), ("seq1", 2)]
+
+
+class StreamsStopAtFrame(FakeStreamsTracker):
+    """The streams tracker, but frame `stop` of sequence `seq` cannot be read."""
+
+    def __init__(self, seq, stop):
+        super().__init__()
+        self.seq, self.stop = seq, stop
+
+    def track(self, frames, *, interval):
+        for frame, rows in super().track(frames, interval=interval):
+            if frames[0].parent.parent.name == self.seq and frame == self.stop:
+                raise InputError(f"{frames[frame - 1]}: truncated or corrupt JPEG (...)")
+            yield frame, rows
+
+
+def test_unreadable_frame_in_streams_leaves_partial_files_of_the_sequences_in_flight(tmp_path):
+    split = make_split(tmp_path / "val", {"seq1": 2, "seq2": 6, "seq3": 5, "seq4": 3})
+    with pytest.raises(InputError) as err:
+        split_eval.run_split(
+            StreamsStopAtFrame("seq2", stop=5).factory,
+            split,
+            tmp_path / "out",
+            streams=2,
+            progress=False,
+        )
+    out = tmp_path / "out" / "val" / "tracker"
+    # seq1 ended (2 frames) before the error: written whole; seq2 and seq3 were in flight.
+    assert str(err.value) == (
+        f"{split / 'seq2' / 'img1' / '00000005.jpg'}: truncated or corrupt JPEG (...); tracking "
+        f"stopped: the lines of the frames tracked so far of the 2 sequences in flight are in "
+        f"{out / 'seq2.txt.partial'}, {out / 'seq3.txt.partial'} (no result file written for "
+        "them)"
+    )
+    assert sorted(os.listdir(out)) == ["seq1.txt", "seq2.txt.partial", "seq3.txt.partial"]
+    assert len((out / "seq1.txt").read_text().splitlines()) == 4
+    frames = lambda path: sorted(set(mot_text.read_mot_file(path).frames.tolist()))
+    assert frames(out / "seq2.txt.partial") == [1, 2, 3, 4]
+    assert frames(out / "seq3.txt.partial") == [1]  # seq4 had not started: no file
+
+
 def test_run_split_with_interval_and_seqmap(tmp_path):
     split = make_split(tmp_path / "val", {"seq1": 7, "seq2": 4, "other": 2}, ext=".png")
     seqmap = tmp_path / "val_seqmap.txt"

@@ -1,5 +1,6 @@
 """eval.py over two processes (127.0.0.1): each tracks its share of the sequences, process 0
-scores; the result files and summary equal those of the one-process run."""
+scores; the result files and summary equal those of the one-process run. So do those of
+--streams=2, in one process and in two."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.slow
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TIMEOUT_S = 600
+ENV = dict(os.environ, JAX_PLATFORMS="cpu")
 
 
 def _eval_command(root, ckpt, workdir) -> list[str]:
@@ -44,7 +46,11 @@ def _eval_command(root, ckpt, workdir) -> list[str]:
     ]
 
 
-def test_two_process_eval_equals_one_process(tmp_path):
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    """Synthetic data (3 val sequences), a tiny random checkpoint and the one-process,
+    one-stream run of eval.py that the other runs must reproduce."""
+    tmp_path = tmp_path_factory.mktemp("eval")
     root = tmp_path / "data"
     subprocess.run(
         [sys.executable, "-m", "data_pipeline.synthetic_mot", f"--out={root}", "--width=96"]
@@ -59,29 +65,31 @@ def test_two_process_eval_equals_one_process(tmp_path):
     variables = jax.jit(lambda: model_lib.init_variables(model, jax.random.key(0)))()
     ckpt = tmp_path / "ckpt"
     converted_checkpoint.save_variables(ckpt, variables, config.model.to_dict())
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-
     one = subprocess.run(
         _eval_command(root, ckpt, tmp_path / "one"),
         cwd=REPO,
-        env=env,
+        env=ENV,
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,
     )
     assert one.returncode == 0, one.stderr[-4000:]
+    return root, ckpt, tmp_path / "one" / "val" / "tracker", one.stdout
 
+
+def _two_processes(root, ckpt, workdir, *extra) -> list[tuple[str, str]]:
+    """eval.py in two processes over 127.0.0.1; their (stdout, stderr)."""
     port = distributed.free_loopback_port()
     procs = []
     try:
         for i in range(2):
-            cmd = _eval_command(root, ckpt, tmp_path / "two")
+            cmd = _eval_command(root, ckpt, workdir) + list(extra)
             cmd += [f"--coordinator_address=127.0.0.1:{port}", "--num_processes=2"]
             procs.append(
                 subprocess.Popen(
                     [*cmd, f"--process_id={i}"],
                     cwd=REPO,
-                    env=env,
+                    env=ENV,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
@@ -94,8 +102,10 @@ def test_two_process_eval_equals_one_process(tmp_path):
                 os.kill(p.pid, signal.SIGKILL)
                 p.wait(timeout=60)
     assert [p.returncode for p in procs] == [0, 0], outs[0][1][-3000:] + outs[1][1][-3000:]
+    return outs
 
-    a, b = tmp_path / "one" / "val" / "tracker", tmp_path / "two" / "val" / "tracker"
+
+def _assert_same_files(a: pathlib.Path, b: pathlib.Path, root: pathlib.Path):
     names = sorted(p.name for p in a.iterdir())
     assert names == sorted(p.name for p in b.iterdir())
     assert [n for n in names if n.endswith(".txt") and n != "summary.txt"] == [
@@ -104,8 +114,41 @@ def test_two_process_eval_equals_one_process(tmp_path):
     for name in names:
         assert (b / name).read_text() == (a / name).read_text(), name
         assert (a / name).read_text(), name  # every sequence has tracks
-    assert json.loads((b / "summary.json").read_text())["COMBINED"]
+
+
+def _table(out: str) -> list[str]:
+    return [x for x in out.splitlines() if not x.startswith("[Gloo]")]
+
+
+def test_two_process_eval_equals_one_process(one_process, tmp_path):
+    root, ckpt, one_dir, one_stdout = one_process
+    outs = _two_processes(root, ckpt, tmp_path / "two")
+    _assert_same_files(one_dir, tmp_path / "two" / "val" / "tracker", root)
+    assert json.loads((tmp_path / "two" / "val" / "tracker" / "summary.json").read_text())[
+        "COMBINED"
+    ]
     # Process 0 prints the table of the one-process run; process 1 prints none.
-    table = lambda out: [x for x in out.splitlines() if not x.startswith("[Gloo]")]
-    assert table(outs[0][0]) == table(one.stdout) and "HOTA" in one.stdout
+    assert _table(outs[0][0]) == _table(one_stdout) and "HOTA" in one_stdout
     assert "HOTA" not in outs[1][0]
+
+
+def test_streams_write_the_files_of_one_stream(one_process, tmp_path):
+    """--streams=2: 3 sequences in 2 streams (a slot reused) in one process, then in each of
+    two processes (process 0 tracks 2 sequences together): the files of --streams=1."""
+    root, ckpt, one_dir, one_stdout = one_process
+    streams = subprocess.run(
+        _eval_command(root, ckpt, tmp_path / "streams") + ["--streams=2"],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert streams.returncode == 0, streams.stderr[-4000:]
+    assert "in 2 streams" in streams.stderr
+    _assert_same_files(one_dir, tmp_path / "streams" / "val" / "tracker", root)
+    assert _table(streams.stdout) == _table(one_stdout)
+
+    outs = _two_processes(root, ckpt, tmp_path / "two", "--streams=2")
+    _assert_same_files(one_dir, tmp_path / "two" / "val" / "tracker", root)
+    assert _table(outs[0][0]) == _table(one_stdout)
