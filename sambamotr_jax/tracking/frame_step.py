@@ -61,6 +61,7 @@ def frame_step(
     orig_hw: jax.Array,
     return_detections: bool = False,
     compute_dtype: str = "float32",
+    live_prefix: bool = True,
 ) -> tuple[TrackState, dict]:
     """One tracking step.
 
@@ -76,6 +77,8 @@ def frame_step(
         debugging) as results['detections'].
       compute_dtype: 'float32' | 'bfloat16', the detector's compute dtype (static; module
         docstring).
+      live_prefix: run the query updater on the live slots rounded up (static; step 5), else on
+        all K slots (the same results).
 
     Returns:
       (next state, results) with results per slot of the *new* state: `ids` (K,), `labels` (K,),
@@ -143,7 +146,10 @@ def frame_step(
     def update(t):
         return model.apply(variables, **t, method="update_queries")
 
-    query_embed, ref_pts, updater = on_live_prefix(update, update_inputs, live.sum(), k)
+    if live_prefix:
+        query_embed, ref_pts, updater = on_live_prefix(update, update_inputs, live.sum(), k)
+    else:
+        query_embed, ref_pts, updater = update(update_inputs)
     next_state = TrackState(
         live=live,
         ids=ids,
@@ -198,6 +204,9 @@ def make_frame_step(
         params,
         return_detections=return_detections,
         compute_dtype=compute_dtype,
+        # Under vmap each stream's choice of slots would become a select over every branch, all
+        # computed: a batch runs the updater on all K slots.
+        live_prefix=not batched,
     )
     if batched:
         step = jax.vmap(step, in_axes=(None, 0, 0, 0, 0))
