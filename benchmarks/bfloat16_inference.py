@@ -84,7 +84,7 @@ def main():
     parser.add_argument("--shared", default=str(shared))
     parser.add_argument("--passes", type=int, default=3)
     args = parser.parse_args()
-    malloc_pad.keep_freed_memory()
+    malloc_pad.configure()  # may restart this script with glibc tunables, as the CLIs do
     out = {"passes": args.passes}
     for name, module in FIXTURES.items():
         root = pathlib.Path(args.shared) / "fixtures" / name

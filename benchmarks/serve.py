@@ -55,7 +55,7 @@ def main():
     parser.add_argument("--fixture", default=str(shared / "fixtures/official_def_detr"))
     parser.add_argument("--passes", type=int, default=3)
     args = parser.parse_args()
-    malloc_pad.keep_freed_memory()
+    malloc_pad.configure()  # may restart this script with glibc tunables, as the CLIs do
     root = pathlib.Path(args.fixture)
     meta = json.loads((root / "meta.json").read_text())
     module = memotr_dancetrack if "memotr" in root.name else dancetrack

@@ -89,7 +89,8 @@ def main():
     args = p.parse_args()
     load_before = os.getloadavg()
     print(f"load average before: {load_before}", flush=True)
-    top_pad = malloc_pad.keep_freed_memory()
+    malloc_pad.configure()  # may restart this script with glibc tunables, as the CLIs do
+    top_pad = os.environ.get("GLIBC_TUNABLES")
     height, width = args.size
     config = load_config(args.config)
     config.tracker.short_side, config.tracker.max_size = min(height, width), max(height, width)
@@ -104,7 +105,7 @@ def main():
     result = {
         "machine": machine(),
         "jax": jax.__version__,
-        "malloc_top_pad": top_pad,
+        "glibc_tunables": top_pad,
         "config": pathlib.Path(args.config).name,
         "size": [height, width],
         "track_capacity": tracker.capacity,

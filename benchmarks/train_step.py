@@ -20,6 +20,7 @@ import argparse
 import functools
 import importlib.util
 import json
+import os
 import pathlib
 import sys
 import time
@@ -115,11 +116,13 @@ def main() -> None:
     p.add_argument(
         "--malloc-default",
         action="store_true",
-        help="leave glibc malloc's settings alone (the entry scripts set a top pad: "
-        "sambamotr_jax/runtime/malloc_pad.py)",
+        help="leave glibc malloc's settings alone (the entry scripts ask for huge pages and a "
+        "top pad: sambamotr_jax/runtime/malloc_pad.py)",
     )
     args = p.parse_args()
-    top_pad = not args.malloc_default and malloc_pad.keep_freed_memory()
+    if not args.malloc_default:
+        malloc_pad.configure()  # may restart this script with glibc tunables, as the CLIs do
+    top_pad = os.environ.get("GLIBC_TUNABLES")
 
     config = load_config(args.config)
     apply_recompute_flags(config, args)
@@ -185,7 +188,7 @@ def main() -> None:
         "attn_impl": args.attn_impl or "default",
         "dtype": args.dtype,
         "no_grad_frames": args.no_grad_frames,
-        "malloc_top_pad": top_pad,
+        "glibc_tunables": top_pad,
         "compile_s": round(compile_s, 1),
         "step_s": [round(t, 3) for t in times],
         "step_s_min": round(min(times), 3) if times else None,
