@@ -87,10 +87,10 @@ def main():
     p.add_argument("--frames", type=int, default=8, help="frames per sequence")
     p.add_argument("--max-tracks", type=int, default=None, help="track capacity K")
     args = p.parse_args()
-    load_before = os.getloadavg()
-    print(f"load average before: {load_before}", flush=True)
     malloc_pad.configure()  # may restart this script with glibc tunables, as the CLIs do
     top_pad = os.environ.get("GLIBC_TUNABLES")
+    load_before = os.getloadavg()
+    print(f"load average before: {load_before}", flush=True)
     height, width = args.size
     config = load_config(args.config)
     config.tracker.short_side, config.tracker.max_size = min(height, width), max(height, width)
