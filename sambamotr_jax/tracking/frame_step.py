@@ -144,7 +144,17 @@ def frame_step(
     update_inputs["updater_state"], update_inputs["live"] = rows["updater"], live
 
     def update(t):
-        return model.apply(variables, **t, method="update_queries")
+        return model.apply(
+            variables,
+            t["query_embed"],
+            t["ref_pts"],
+            t["output_embed"],
+            t["boxes"],
+            t["logits"],
+            t["updater_state"],
+            t["live"],
+            method="update_queries",
+        )
 
     if live_prefix:
         query_embed, ref_pts, updater = on_live_prefix(update, update_inputs, live.sum(), k)
