@@ -490,17 +490,8 @@ def run_split(
             return track_streams(own)
         track_fn = None
         total_frames, total_seconds = 0, 0.0
-        for seq_dir in seq_dirs:
-            if seq_dir.name not in own:
-                continue
+        for seq_dir in to_track(own):
             out_file = out_dir / f"{seq_dir.name}{suffix}"
-            if out_file.exists() and not overwrite:
-                logging.info(
-                    "%s: %s exists, skipped (pass overwrite to redo)", seq_dir.name, out_file
-                )
-                continue
-            for old in result_files(seq_dir.name):  # no stale file if tracking it fails now
-                old.unlink(missing_ok=True)
             if track_fn is None:
                 track_fn = track_fn_factory()
             start = time.perf_counter()
