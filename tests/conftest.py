@@ -136,12 +136,15 @@ _UNIT_PER_MODULE = (
     "test_bdd100k.py",
     "test_teta.py",
 )
+# Modules that join another module's unit: they share its session-scoped run (training/conftest.py:
+# the 8-device train.py run that both modules compare against).
+_JOINS_UNIT = {"test_train_sharding.py": "test_multiprocess_training.py"}
 # Slowest first. Seconds in a full `-n 2` run on the 2-core Intel Xeon machine (2026-11-24,
 # compiled at LLVM -O0 as above); a unit's tests summed.
 _SLOW_FIRST = (
-    "test_multiprocess_training.py",  # ~620 (busy machine, 2026-12-07: 3 runs + a killed one)
+    # ~620 (busy machine, 2026-12-07: 3 runs + a killed one), with test_train_sharding.py
+    "test_multiprocess_training.py",
     "test_train_step.py",  # ~280 (6 compiles of the tiny clip step, ~55 s each)
-    "test_train_sharding.py::test_eight_devices_equal_one_device",  # ~200
     "test_train_resume.py",  # ~200
     "test_bdd100k_tracking.py::test_train_then_eval_multiclass_synthetic_as_bdd100k",  # ~130
     "test_export_serve.py[official_def_detr]",  # ~160 (alone on a busy machine, 2026-12-07)
@@ -172,6 +175,8 @@ def _unit(nodeid: str) -> str:
     """The work unit of a test id ("tests/test_x.py::test_y[param]")."""
     path, _, name = nodeid.partition("::")
     module = path.rsplit("/", 1)[-1]
+    if module in _JOINS_UNIT:
+        return _JOINS_UNIT[module]
     if module in _UNIT_PER_PARAM and name.endswith("]"):
         return f"{module}[{name[name.index('[') + 1 : -1]}]"
     if module in _UNIT_PER_MODULE:

@@ -2,57 +2,38 @@
 collectives) train as one process of 8 devices does, resume together after a kill -9 of both,
 and a process that dies stops the other within a bounded time.
 
-One module-scoped run is shared by the tests: the 1-process reference (8 devices), and the
-2-process run killed after its step-2 checkpoint and restarted. Each train.py process compiles
-the tiny step itself (the persistent compilation cache of conftest.py serves the restarts).
+One module-scoped run is shared by the tests: the 2-process run killed after its step-2
+checkpoint and restarted. The reference is the 1-process, 8-device run of conftest.py (shared with
+test_train_sharding.py). Each train.py process compiles the tiny step itself (the persistent
+compilation cache of tests/conftest.py serves the restarts).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import signal
 import subprocess
-import sys
 import time
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 
 from sambamotr_jax.runtime import distributed
+from tests.training.conftest import (
+    MAX_STEPS,
+    REPO,
+    TIMEOUT_S,
+    checkpoint_params,
+    cpu_env,
+    logged_losses,
+    train_command,
+)
 
 pytestmark = pytest.mark.slow
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-MAX_STEPS = 4
-TIMEOUT_S = 900  # any one train.py run
 HEARTBEAT_S = 5  # the dying-process test's --heartbeat_timeout_s
-
-
-def _command(workdir, data, *extra) -> list[str]:
-    return [
-        sys.executable,
-        "train.py",
-        "--config=configs/tiny.py",
-        f"--workdir={workdir}",
-        f"--config.data.root={data}",
-        f"--config.train.max_steps={MAX_STEPS}",
-        # One step per epoch (10 clips, 8 per step), a checkpoint after each; one compiled step.
-        f"--config.train.epochs={MAX_STEPS}",
-        "--config.optim.only_train_query_updater_after=100",
-        "--config.eval.every_epochs=0",
-        "--config.train.keep_checkpoints=10",
-        *extra,
-    ]
-
-
-def _env(devices: int) -> dict:
-    # os.environ carries the suite's XLA flags and persistent compilation cache (conftest.py).
-    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
-    return dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
 
 
 class _Processes:
@@ -64,14 +45,20 @@ class _Processes:
         self.procs = []
         for i, log in enumerate(self.logs):
             with open(log, "w") as f:
-                cmd = _command(workdir, data, *extra)
+                cmd = train_command(workdir, data, *extra)
                 cmd += [
                     f"--coordinator_address=127.0.0.1:{port}",
                     f"--num_processes={num}",
                     f"--process_id={i}",
                 ]
                 self.procs.append(
-                    subprocess.Popen(cmd, cwd=REPO, env=_env(4), stdout=f, stderr=subprocess.STDOUT)
+                    subprocess.Popen(
+                        cmd,
+                        cwd=REPO,
+                        env=cpu_env(4),
+                        stdout=f,
+                        stderr=subprocess.STDOUT,
+                    )
                 )
 
     def __enter__(self):
@@ -103,44 +90,10 @@ def _finished_steps(workdir) -> list[int]:
     )
 
 
-def _params(workdir, step):
-    """A checkpoint's (step, {path: params}), restored onto this process's one device (it was
-    saved from 8)."""
-    path = workdir / "checkpoints" / str(step) / "state"
-    one_device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    with ocp.StandardCheckpointer() as ckptr:
-        meta = ckptr.metadata(path)
-        meta = getattr(meta, "item_metadata", meta)
-        target = jax.tree.map(
-            lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=one_device), meta
-        )
-        state = ckptr.restore(path, target)
-    return int(state["step"]), dict(jax.tree_util.tree_leaves_with_path(state["params"]))
-
-
-def _losses(workdir) -> list[tuple[int, float]]:
-    lines = (workdir / "metrics.jsonl").read_text().splitlines()
-    return [(r["step"], r["loss"]) for r in map(json.loads, lines)]
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(eight_device_run, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("multiprocess")
-    data = tmp / "data"
-    subprocess.run(
-        [sys.executable, "-m", "data_pipeline.synthetic_mot", f"--out={data}", "--width=96"]
-        + ["--height=64", "--num-frames=6", "--train-seqs=2", "--val-seqs=1"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    # The reference: one process of 8 devices.
-    one = tmp / "one"
-    proc = subprocess.run(
-        _command(one, data), cwd=REPO, env=_env(8), capture_output=True, text=True, timeout=900
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    data, one = eight_device_run["data"], eight_device_run["one"]
 
     # Two processes of 4 devices, both killed with SIGKILL once the step-2 checkpoint is
     # complete, then restarted with the same commands.
@@ -166,8 +119,8 @@ def test_two_processes_equal_one_process_and_resume_after_kill(runs):
     assert f"Resumed from checkpoint {runs['killed_at'][-1]}" in runs["log"]
     # Step 2 was trained before the kill, step MAX_STEPS after the restart.
     for step in (2, MAX_STEPS):
-        step_one, params_one = _params(one, step)
-        step_two, params_two = _params(two, step)
+        step_one, params_one = checkpoint_params(one, step)
+        step_two, params_two = checkpoint_params(two, step)
         assert step_one == step_two == step
         assert params_one.keys() == params_two.keys() and len(params_one) > 50
         for path, a in params_one.items():
@@ -179,8 +132,8 @@ def test_two_processes_equal_one_process_and_resume_after_kill(runs):
                 err_msg=jax.tree_util.keystr(path),
             )
     # Only process 0 logs; metrics.jsonl reads as one run with the reference's losses.
-    steps_two, losses_two = zip(*_losses(two), strict=True)
-    steps_one, losses_one = zip(*_losses(one), strict=True)
+    steps_two, losses_two = zip(*logged_losses(two), strict=True)
+    steps_one, losses_one = zip(*logged_losses(one), strict=True)
     assert steps_two == steps_one == tuple(range(1, MAX_STEPS + 1))
     np.testing.assert_allclose(losses_two, losses_one, rtol=1e-5)
 
