@@ -117,8 +117,8 @@ def tracking_devices(requested: int | None) -> list:
         requested = 1 if local[0].platform == "cpu" else len(local)
     if requested > len(local):
         raise InputError(
-            f"--devices={requested}, but this process has {len(local)} local devices "
-            f"({', '.join(map(str, local))})"
+            f"--devices={requested}, but this process has {len(local)}: "
+            f"{', '.join(map(str, local))}"
         )
     return local[:requested]
 

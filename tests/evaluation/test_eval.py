@@ -323,6 +323,10 @@ def test_cli_track_mode_errors(tmp_path):
         *common, f"--checkpoint={tmp_path / 'ckpt'}", f"--config.data.root={tmp_path / 'data'}"
     )
     assert proc.returncode == 2 and "seq0/img1: empty sequence" in proc.stderr, proc.stderr
+    proc = _run_eval(*common, f"--checkpoint={tmp_path / 'ckpt'}", "--devices=1000")
+    assert proc.returncode == 2 and proc.stderr.splitlines()[-1].startswith(
+        "eval.py: error: --devices=1000, but this process has "
+    ), proc.stderr
 
 
 def test_cli_score_mode_id_twice_in_a_frame_is_one_line(tmp_path):
