@@ -13,9 +13,10 @@ runs, so the devices work at once) and takes its sequences in one of two ways:
 A failure on one worker (an unreadable frame, a device error) stops the others: their
 trackers (wrapped by `stop_when`) raise `Stopped`, an `InputError`, at their next frame, so
 their sequences in flight end as at an unreadable frame (the lines so far in
-`<result>.partial`, no result file), and no sequence starts after it. The first failure is
-raised once every thread has ended: an `InputError` or `cli.Failure` as it is, any other error
-as a `cli.Failure` naming the worker (its traceback kept as the cause, shown by `--debug`).
+`<result>.partial`, no result file), and no sequence starts after it; each stopped worker
+logs one warning. The first failure is raised once every thread has ended: an `InputError` or
+`cli.Failure` as it is, any other error as a `cli.Failure` naming the worker (its traceback
+kept as the cause, shown by `--debug`).
 """
 
 from __future__ import annotations
