@@ -310,6 +310,8 @@ def track_in_streams(
                 write_rows(k, end=err)  # the writer keeps its lines in <result>.partial
             except InputError:
                 pass
+        if not in_flight:  # the first frame of the first sequences
+            raise InputError(f"{err}; tracking stopped before any frame was tracked") from None
         partials = ", ".join(str(partial_path(out_files[k])) for k in in_flight)
         raise InputError(
             f"{err}; tracking stopped: the lines of the frames tracked so far of the "

@@ -181,6 +181,21 @@ def test_unreadable_frame_in_streams_leaves_partial_files_of_the_sequences_in_fl
     assert frames(out / "seq2.txt.partial") == [1, 2, 3, 4]
     assert frames(out / "seq3.txt.partial") == [1]  # seq4 had not started: no file
 
+    # The first frame of the first sequence: nothing in flight, no file.
+    with pytest.raises(InputError) as err:
+        split_eval.run_split(
+            StreamsStopAtFrame("seq1", stop=1).factory,
+            split,
+            tmp_path / "first",
+            streams=2,
+            progress=False,
+        )
+    assert str(err.value) == (
+        f"{split / 'seq1' / 'img1' / '00000001.jpg'}: truncated or corrupt JPEG (...); tracking "
+        "stopped before any frame was tracked"
+    )
+    assert os.listdir(tmp_path / "first" / "val" / "tracker") == []
+
 
 def test_run_split_with_interval_and_seqmap(tmp_path):
     split = make_split(tmp_path / "val", {"seq1": 7, "seq2": 4, "other": 2}, ext=".png")
