@@ -29,6 +29,8 @@ e.g. labels/box_track_20/val; TETA, HOTA, MOTA, IDF1 into summary.json / summary
 --interval=K tracks and scores frames 1, 1+K, 1+2K, ... (the official EVAL_INTERVAL).
 --streams=B tracks B sequences at once in one batched frame step (the same result files, each
 written when its sequence ends; sequences of one frame size share a batch).
+--devices=N tracks on N local devices of the process at once, one tracker each (with
+--streams=B, B streams per device); the default is every local GPU/TPU, and one device on CPU.
 Multi-process tracking: the same command in every process with --coordinator_address=HOST:PORT
 --num_processes=N --process_id=I (or --multihost on a cluster); each tracks its share of the
 sequences, process 0 scores them all.
@@ -45,6 +47,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from sambamotr_jax.evaluation import split_eval, trackeval_scores
+from sambamotr_jax.formats.errors import InputError
 from sambamotr_jax.runtime import cli, distributed, malloc_pad
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
@@ -56,6 +59,14 @@ flags.DEFINE_integer(
     "streams",
     1,
     "Sequences tracked at once in one batched frame step (per process).",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "devices",
+    None,
+    "Local devices that track this process's sequences at once, each with its own tracker "
+    "(--streams per device). Default: every local device on GPU/TPU, 1 on CPU (forced host "
+    "devices share the same cores: no faster, more memory).",
     lower_bound=1,
 )
 flags.DEFINE_bool("overwrite", False, "Track again sequences whose result file exists.")
@@ -77,14 +88,39 @@ distributed.define_flags()  # --coordinator_address, --num_processes, --process_
 FLAGS = flags.FLAGS
 
 
-def build_track_fn(config, checkpoint_dir):
+def build_track_fn(config, checkpoint_dir, devices=None):
     """The tracker of a checkpoint as `split_eval.TrackFn`, or `split_eval.StreamsTrackFn` with
-    --streams > 1 (imports the model only here)."""
+    --streams > 1; with `devices`, one of them per device (imports the model only here)."""
     from sambamotr_jax.tracking import sequence_runner
 
+    if devices is not None:
+        return sequence_runner.make_device_track_fns(
+            config, checkpoint_dir, devices, streams=FLAGS.streams
+        )
     if FLAGS.streams > 1:
         return sequence_runner.make_streams_track_fn(config, checkpoint_dir)
     return sequence_runner.make_track_fn(config, checkpoint_dir)
+
+
+def tracking_devices(requested: int | None) -> list:
+    """The local devices that track (`--devices`): the first `requested` of
+    `jax.local_devices()`; None: all of them on GPU/TPU, one on CPU (a CPU's forced host
+    devices share its cores, so more of them only take more memory).
+
+    Raises:
+      InputError: more devices requested than the process has.
+    """
+    import jax
+
+    local = jax.local_devices()
+    if requested is None:
+        requested = 1 if local[0].platform == "cpu" else len(local)
+    if requested > len(local):
+        raise InputError(
+            f"--devices={requested}, but this process has {len(local)}: "
+            f"{', '.join(map(str, local))}"
+        )
+    return local[:requested]
 
 
 def main(argv):
@@ -113,17 +149,22 @@ def main(argv):
         result_format = FLAGS.format
         if result_format is None:
             result_format = split_eval.default_result_format(FLAGS.config)
+        devices, workers, build = tracking_devices(FLAGS.devices), None, build_track_fn
+        if len(devices) > 1:
+            workers = [str(d) for d in devices]
+            build = lambda config, checkpoint_dir: build_track_fn(config, checkpoint_dir, devices)
         scores = split_eval.evaluate_checkpoint(
             FLAGS.config,
             FLAGS.checkpoint,
             split=FLAGS.split,
             workdir=FLAGS.workdir,
-            build_track_fn=build_track_fn,
+            build_track_fn=build,
             interval=FLAGS.interval,
             overwrite=FLAGS.overwrite,
             progress=FLAGS.progress,
             result_format=result_format,
             streams=FLAGS.streams,
+            workers=workers,
         )
         if result_format == "bdd100k":
             if scores is not None:

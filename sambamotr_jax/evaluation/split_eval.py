@@ -54,13 +54,13 @@ import dataclasses
 import json
 import pathlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import tqdm
 from absl import logging
 
-from sambamotr_jax.evaluation import process_shards
+from sambamotr_jax.evaluation import device_workers, process_shards
 from sambamotr_jax.evaluation import trackeval_scores as metrics
 from sambamotr_jax.formats import bdd100k_json, mot_text, sequence_folder
 from sambamotr_jax.formats.atomic_write import partial_path, write_partial, write_text_atomic
@@ -310,6 +310,8 @@ def track_in_streams(
                 write_rows(k, end=err)  # the writer keeps its lines in <result>.partial
             except InputError:
                 pass
+        if not in_flight:  # the first frame of the first sequences
+            raise InputError(f"{err}; tracking stopped before any frame was tracked") from None
         partials = ", ".join(str(partial_path(out_files[k])) for k in in_flight)
         raise InputError(
             f"{err}; tracking stopped: the lines of the frames tracked so far of the "
@@ -353,6 +355,7 @@ def run_split(
     shard: process_shards.Shard = process_shards.SINGLE,
     barrier: Callable[[str], None] | None = None,
     streams: int = 1,
+    workers: Sequence[str] | None = None,
 ) -> metrics.Scores | None:
     """Tracks every sequence of a split into `<workdir>/<split>/tracker/`, then scores the
     sequences that have ground truth.
@@ -360,6 +363,10 @@ def run_split(
     Multi-process (`shard` = (process_index, process_count), `barrier` waits for every
     process): each process tracks its share of the sequences (`process_shards`), process 0
     scores them all once every process is done; the other processes return None.
+
+    Several devices in a process (`workers`, e.g. `eval.py` on a machine with 8 GPUs): the
+    process's sequences are tracked by one thread per device at once (`device_workers`), each
+    with its own tracker; the result files are those of one device.
 
     Results and scores by `result_format`:
       'mot': `<seq>.txt` (MOT text), HOTA/MOTA/IDF1 (`metrics.score_sequences`) against
@@ -387,6 +394,9 @@ def run_split(
       streams: with B > 1, `track_fn_factory` builds a `StreamsTrackFn` and this process's
         sequences are tracked B at a time (`track_in_streams`); the result files are those of
         B = 1.
+      workers: the names of the devices that track at once (in logs: `<seq>: ... on <name>`);
+        `track_fn_factory()` then returns one tracker per worker, in this order, each running
+        on its device (with `streams` > 1, B streams per device). None: one tracker.
 
     Returns:
       The scores, or None when no sequence has ground truth (e.g. the test split) or on a
@@ -395,6 +405,8 @@ def run_split(
     Raises:
       InputError: a missing split folder, seqmap, sequence frames or gt, or a BDD100K interval
         other than 1.
+      cli.Failure: with `workers`, a tracker failed with an error other than an InputError
+        (`device_workers`: the message names the device).
     """
     check_interval(result_format, interval)
     split_dir = pathlib.Path(split_dir)
@@ -460,53 +472,120 @@ def run_split(
             todo.append(seq_dir)
         return todo
 
-    def track_streams(own: list[str]) -> None:
-        """Tracks the sequences named `own`, `streams` at a time, grouped by frame size (a
-        batch runs one size: `online.stream_loop`)."""
-        todo = sorted(to_track(own), key=_frame_size)
-        if not todo:
-            return
+    def track_one_by_one(
+        todo: Iterable[pathlib.Path],
+        track_fn: TrackFn,
+        *,
+        progress: bool,
+        where: str = "",
+        done=None,
+    ) -> int:
+        """Tracks the sequences `todo` one after the other; returns their frames. `where`
+        names the device in the logs; `done()` is called after each sequence."""
+        total_frames, total_seconds = 0, 0.0
+        for seq_dir in todo:
+            start = time.perf_counter()
+            n = write_results(seq_dir, track_fn, progress=progress)
+            seconds = time.perf_counter() - start
+            total_frames, total_seconds = total_frames + n, total_seconds + seconds
+            out_file = out_dir / f"{seq_dir.name}{suffix}"
+            fps = n / max(seconds, 1e-9)
+            logging.info("%s: %d frames, %.2f FPS%s -> %s", seq_dir.name, n, fps, where, out_file)
+            if done is not None:
+                done()
+        if total_frames and not where:
+            logging.info(
+                "Tracked %d frames at %.2f FPS overall",
+                total_frames,
+                total_frames / max(total_seconds, 1e-9),
+            )
+        return total_frames
+
+    def track_batched(
+        todo: list[pathlib.Path],
+        track_fn: StreamsTrackFn,
+        *,
+        progress: bool,
+        where: str = "",
+        done=None,
+    ) -> int:
+        """Tracks the sequences `todo` (grouped by frame size: a batch runs one size,
+        `online.stream_loop`) `streams` at a time; returns their frames. `where`, `done`: as
+        `track_one_by_one`."""
+
+        def write(k: int, replay: TrackFn) -> None:
+            n = write_results(todo[k], replay, progress=False)
+            out_file = out_dir / f"{todo[k].name}{suffix}"
+            logging.info("%s: %d frames%s -> %s", todo[k].name, n, where, out_file)
+            if done is not None:
+                done()
+
         start = time.perf_counter()
         n = track_in_streams(
-            track_fn_factory(),
+            track_fn,
             [frames_of[d] for d in todo],
-            lambda k, track_fn: write_results(todo[k], track_fn, progress=False),
+            write,
             [out_dir / f"{d.name}{suffix}" for d in todo],
             interval=interval,
             streams=streams,
             progress=progress,
         )
         logging.info(
-            "Tracked %d sequences (%d frames) in %d streams at %.2f FPS overall",
+            "Tracked %d sequences (%d frames) in %d streams%s at %.2f FPS overall",
             len(todo),
             n,
             streams,
+            where,
             n / max(time.perf_counter() - start, 1e-9),
+        )
+        return n
+
+    def track_on_workers(todo: list[pathlib.Path], track_fns: Sequence) -> None:
+        """Tracks `todo` on the `workers` at once, one thread each (`device_workers`)."""
+        if len(track_fns) != len(workers):
+            raise ValueError(f"{len(workers)} workers, but {len(track_fns)} trackers were built")
+        frames = [0] * len(workers)
+        bar = tqdm.tqdm(total=len(todo), desc="sequences", unit="seq", disable=not progress)
+
+        def work(k: int, seqs: Iterable[pathlib.Path], stop) -> None:
+            track_fn = device_workers.stop_when(stop, track_fns[k])
+            run = track_batched if streams > 1 else track_one_by_one
+            frames[k] = run(
+                list(seqs) if streams > 1 else seqs,
+                track_fn,
+                progress=False,
+                where=f" on {workers[k]}",
+                done=lambda: bar.update(1),  # tqdm's updates are thread-safe
+            )
+
+        start = time.perf_counter()
+        try:
+            device_workers.run_workers(todo, workers, work, shared=streams == 1)
+        finally:
+            bar.close()
+        logging.info(
+            "Tracked %d sequences (%d frames) on %d devices (%s) at %.2f FPS overall",
+            len(todo),
+            sum(frames),
+            len(workers),
+            ", ".join(workers),
+            sum(frames) / max(time.perf_counter() - start, 1e-9),
         )
 
     def track(own: list[str]) -> None:
-        """Tracks the sequences named `own` (this process's share) into their result files."""
+        """Tracks the sequences named `own` (this process's share) into their result files;
+        builds the tracker only when one has to be tracked."""
+        todo = to_track(own)
         if streams > 1:
-            return track_streams(own)
-        track_fn = None
-        total_frames, total_seconds = 0, 0.0
-        for seq_dir in to_track(own):
-            out_file = out_dir / f"{seq_dir.name}{suffix}"
-            if track_fn is None:
-                track_fn = track_fn_factory()
-            start = time.perf_counter()
-            n = write_results(seq_dir, track_fn, progress=progress)
-            seconds = time.perf_counter() - start
-            total_frames, total_seconds = total_frames + n, total_seconds + seconds
-            logging.info(
-                "%s: %d frames, %.2f FPS -> %s", seq_dir.name, n, n / max(seconds, 1e-9), out_file
-            )
-        if total_frames:
-            logging.info(
-                "Tracked %d frames at %.2f FPS overall",
-                total_frames,
-                total_frames / max(total_seconds, 1e-9),
-            )
+            todo.sort(key=_frame_size)
+        if not todo:
+            return
+        if workers is not None:
+            return track_on_workers(todo, track_fn_factory())
+        if streams > 1:
+            track_batched(todo, track_fn_factory(), progress=progress)
+        else:
+            track_one_by_one(todo, track_fn_factory(), progress=progress)
 
     names = [d.name for d in seq_dirs]
     if not process_shards.track_then_gather(
@@ -890,6 +969,7 @@ def evaluate_checkpoint(
     progress: bool = True,
     result_format: str | None = None,
     streams: int = 1,
+    workers: Sequence[str] | None = None,
 ) -> metrics.Scores | None:
     """`eval.py`'s tracking mode: runs a checkpoint over a dataset split and scores it.
 
@@ -908,8 +988,10 @@ def evaluate_checkpoint(
 
     Args:
       build_track_fn: `(config, checkpoint_dir) -> TrackFn` (a `StreamsTrackFn` when
-        `streams` > 1); called at most once, lazily.
+        `streams` > 1; with `workers`, a list of them, one per worker); called at most once,
+        lazily.
       streams: track each process's sequences this many at a time (`run_split`).
+      workers: the names of the process's devices that track at once (`run_split`).
 
     Raises:
       InputError: missing checkpoint, data root, split folder, seqmap or frames.
@@ -936,4 +1018,5 @@ def evaluate_checkpoint(
         shard=(distributed.process_index(), distributed.process_count()),
         barrier=distributed.barrier,
         streams=streams,
+        workers=workers,
     )

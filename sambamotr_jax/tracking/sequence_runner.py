@@ -14,6 +14,7 @@ import dataclasses
 import pathlib
 from collections.abc import Iterator
 
+import jax
 import numpy as np
 import tqdm
 from flax import traverse_util
@@ -170,13 +171,7 @@ def track_rows(frame: FrameTracks) -> list[tuple]:
 def make_track_fn(config, checkpoint_dir: str):
     """The tracker as eval_lib expects it: `track_fn(frame_paths, *, interval)` yielding
     (1-based frame number, `track_rows`) for each tracked frame."""
-    tracker = Tracker.from_checkpoint(config, checkpoint_dir)
-
-    def track_fn(frames: list[pathlib.Path], *, interval: int = 1) -> Iterator:
-        for frame in tracker.track_paths(frames, interval=interval):
-            yield frame.index + 1, track_rows(frame)
-
-    return track_fn
+    return _track_fn(Tracker.from_checkpoint(config, checkpoint_dir))
 
 
 def make_streams_track_fn(config, checkpoint_dir: str):
@@ -184,8 +179,44 @@ def make_streams_track_fn(config, checkpoint_dir: str):
     `StreamsTrackFn`: `track_streams_fn(frame_path_lists, *, interval, streams)` yielding
     (index of the sequence, 1-based frame number, `track_rows`), each sequence's frames in order.
     """
-    tracker = Tracker.from_checkpoint(config, checkpoint_dir)
+    return _streams_track_fn(Tracker.from_checkpoint(config, checkpoint_dir))
 
+
+def make_device_track_fns(config, checkpoint_dir: str, devices, *, streams: int = 1) -> list:
+    """One tracker per device, for tracking on several devices at once (`eval.py --devices`).
+
+    The checkpoint is read once; each tracker gets its own copy of the variables on its device
+    (`jax.device_put`), so its jitted steps run there (a computation runs where its committed
+    inputs live; the frames and a fresh track state are uncommitted and follow them). A
+    one-stream tracker checks after each sequence that its track state is on its device.
+
+    Returns:
+      `make_track_fn`'s TrackFn (with `streams` > 1, `make_streams_track_fn`'s
+      StreamsTrackFn) for each device, in order.
+    """
+    variables = Tracker.from_checkpoint(config, checkpoint_dir).variables
+    trackers = [Tracker(config, jax.device_put(variables, device)) for device in devices]
+    if streams > 1:
+        return [_streams_track_fn(tracker) for tracker in trackers]
+    return [_track_fn(tracker, device) for tracker, device in zip(trackers, devices)]
+
+
+def _track_fn(tracker: Tracker, device=None):
+    def track_fn(frames: list[pathlib.Path], *, interval: int = 1) -> Iterator:
+        for frame in tracker.track_paths(frames, interval=interval):
+            yield frame.index + 1, track_rows(frame)
+        if device is not None and tracker.state is not None:
+            placed = {d for x in jax.tree.leaves(tracker.state) for d in x.devices()}
+            if placed != {device}:
+                raise RuntimeError(
+                    f"the tracker of {device} ran on {sorted(map(str, placed))}: its variables "
+                    "do not decide where its steps run"
+                )
+
+    return track_fn
+
+
+def _streams_track_fn(tracker: Tracker):
     def track_streams_fn(
         sequences: list[list[pathlib.Path]], *, interval: int = 1, streams: int
     ) -> Iterator:

@@ -181,6 +181,21 @@ def test_unreadable_frame_in_streams_leaves_partial_files_of_the_sequences_in_fl
     assert frames(out / "seq2.txt.partial") == [1, 2, 3, 4]
     assert frames(out / "seq3.txt.partial") == [1]  # seq4 had not started: no file
 
+    # The first frame of the first sequence: nothing in flight, no file.
+    with pytest.raises(InputError) as err:
+        split_eval.run_split(
+            StreamsStopAtFrame("seq1", stop=1).factory,
+            split,
+            tmp_path / "first",
+            streams=2,
+            progress=False,
+        )
+    assert str(err.value) == (
+        f"{split / 'seq1' / 'img1' / '00000001.jpg'}: truncated or corrupt JPEG (...); tracking "
+        "stopped before any frame was tracked"
+    )
+    assert os.listdir(tmp_path / "first" / "val" / "tracker") == []
+
 
 def test_run_split_with_interval_and_seqmap(tmp_path):
     split = make_split(tmp_path / "val", {"seq1": 7, "seq2": 4, "other": 2}, ext=".png")
@@ -323,6 +338,10 @@ def test_cli_track_mode_errors(tmp_path):
         *common, f"--checkpoint={tmp_path / 'ckpt'}", f"--config.data.root={tmp_path / 'data'}"
     )
     assert proc.returncode == 2 and "seq0/img1: empty sequence" in proc.stderr, proc.stderr
+    proc = _run_eval(*common, f"--checkpoint={tmp_path / 'ckpt'}", "--devices=1000")
+    assert proc.returncode == 2 and proc.stderr.splitlines()[-1].startswith(
+        "eval.py: error: --devices=1000, but this process has "
+    ), proc.stderr
 
 
 def test_cli_score_mode_id_twice_in_a_frame_is_one_line(tmp_path):

@@ -1,12 +1,15 @@
 """eval.py over two processes (127.0.0.1): each tracks its share of the sequences, process 0
 scores; the result files and summary equal those of the one-process run. So do those of
---streams=2, in one process and in two."""
+--streams=2, in one process and in two, and of --devices=2 in a process with two (forced host)
+devices; a frame that cannot be read on one device stops the run with one line."""
 
 from __future__ import annotations
 
 import json
 import os
 import pathlib
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +27,10 @@ pytestmark = pytest.mark.slow
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TIMEOUT_S = 600
 ENV = dict(os.environ, JAX_PLATFORMS="cpu")
+# Read when jax starts in the subprocess: two CPU devices in one process.
+TWO_DEVICES = dict(
+    ENV, XLA_FLAGS=f"{ENV.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2".strip()
+)
 
 
 def _eval_command(root, ckpt, workdir) -> list[str]:
@@ -152,3 +159,62 @@ def test_streams_write_the_files_of_one_stream(one_process, tmp_path):
     outs = _two_processes(root, ckpt, tmp_path / "two", "--streams=2")
     _assert_same_files(one_dir, tmp_path / "two" / "val" / "tracker", root)
     assert _table(outs[0][0]) == _table(one_stdout)
+
+
+def _devices_of(stderr: str) -> dict[str, str]:
+    """{sequence: device} from the log lines `<seq>: N frames[, F FPS] on <device> -> <file>`."""
+    found = re.findall(r"\] (\S+): \d+ frames[^\n]* on (\S+) -> ", stderr)
+    assert len(found) == len(dict(found)), found  # each sequence once
+    return dict(found)
+
+
+def test_two_devices_write_the_files_of_one_device(one_process, tmp_path):
+    """--devices=2 in a process with two devices: each device tracks some of the 3 sequences
+    (pulled from one queue; each tracker checks that its state is on its device), and the files
+    and table are those of one device."""
+    root, ckpt, one_dir, one_stdout = one_process
+    run = subprocess.run(
+        _eval_command(root, ckpt, tmp_path / "two") + ["--devices=2"],
+        cwd=REPO,
+        env=TWO_DEVICES,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    _assert_same_files(one_dir, tmp_path / "two" / "val" / "tracker", root)
+    assert _table(run.stdout) == _table(one_stdout)
+    on = _devices_of(run.stderr)
+    assert sorted(on) == sorted(d.name for d in (root / "SyntheticMOT" / "val").iterdir())
+    assert set(on.values()) == {"cpu:0", "cpu:1"}, on
+    assert "on 2 devices (cpu:0, cpu:1)" in run.stderr
+
+
+def test_unreadable_frame_on_one_device_is_one_line(one_process, tmp_path):
+    """--devices=2 --streams=2 (each device two streams over every other sequence by name):
+    the first frame of the second sequence, cpu:1's one sequence, cannot be read. The run stops
+    with one line naming it; that sequence has no result file; cpu:0 (its step compiled by the
+    --streams test) is stopped, or has finished: a result file it wrote is the one-device run's."""
+    root, ckpt, one_dir, _ = one_process
+    bad_root = tmp_path / "data"
+    shutil.copytree(root, bad_root)
+    names = sorted(d.name for d in (bad_root / "SyntheticMOT" / "val").iterdir())
+    frame = bad_root / "SyntheticMOT" / "val" / names[1] / "img1" / "00000001.jpg"
+    frame.write_bytes(frame.read_bytes()[:200])
+    run = subprocess.run(
+        _eval_command(bad_root, ckpt, tmp_path / "out") + ["--devices=2", "--streams=2"],
+        cwd=REPO,
+        env=TWO_DEVICES,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert run.returncode == 2, run.stderr[-4000:]
+    errors = [x for x in run.stderr.splitlines() if "error:" in x]
+    assert len(errors) == 1, run.stderr[-4000:]
+    assert errors[0].startswith(f"eval.py: error: {frame}: truncated or corrupt JPEG")
+    assert errors[0].endswith("tracking stopped before any frame was tracked")
+    out = tmp_path / "out" / "val" / "tracker"
+    assert not (out / f"{names[1]}.txt").exists() and not (out / "summary.json").exists()
+    for result in out.glob("*.txt"):
+        assert result.read_text() == (one_dir / result.name).read_text(), result.name
