@@ -59,10 +59,15 @@ class SambaConfig:
 
 # The synchronization keeps the d_inner channels as the last (contiguous, vectorized) axis and
 # the 16 features first. On CPU, materializing big intermediates (the FFN hidden (128, K, 512),
-# attention scores (heads, K, K, 512): tens to hundreds of MB at K = 128) costs far more than
+# attention scores (heads, 512, K, K): tens to hundreds of MB at K = 128) costs far more than
 # their arithmetic, so those are computed over blocks of tracks with `jax.lax.map`, each block
 # about this many elements (a few MiB).
 _BLOCK_ELEMENTS = 1 << 20
+# Attention scores larger than _BLOCK_ELEMENTS in all are computed over blocks of queries of
+# about this many elements (512 KiB, a core's L2 cache): one query per block from K = 64 on. On
+# the 2-core EPYC of docs/benchmarks.md the Samba update at 128 slots takes 0.48 s on one core
+# with these blocks, 0.72 s with blocks of _BLOCK_ELEMENTS.
+_SCORE_BLOCK_ELEMENTS = 1 << 17
 
 
 class DenseParams(nn.Module):
@@ -236,7 +241,8 @@ def _attend(q: jax.Array, k: jax.Array, v: jax.Array, valid: jax.Array) -> jax.A
 def attend_in_blocks(
     q: jax.Array, k: jax.Array, v: jax.Array, valid: jax.Array, num_queries: jax.Array | int
 ) -> jax.Array:
-    """`_attend` over blocks of queries (`jax.lax.map`), bounding the memory of the scores.
+    """`_attend` over blocks of queries (`jax.lax.map`), bounding the memory of the scores
+    (all queries at once up to _BLOCK_ELEMENTS scores, else blocks of _SCORE_BLOCK_ELEMENTS).
 
     Shapes as in `_attend`. Only queries 0..num_queries-1 are computed (blocks entirely past
     them are skipped with `jax.lax.cond` and give zeros); the result does not depend on the
@@ -253,7 +259,9 @@ def attend_in_blocks(
 def _attend_in_blocks(q, k, v, valid, num_queries):
     """`attend_in_blocks` with autodiff's residuals."""
     h, b, nq, hd = q.shape
-    block = max(1, min(nq, _BLOCK_ELEMENTS // (h * b * k.shape[3])))
+    scores = h * b * k.shape[3]  # score elements per query
+    block = nq if scores * nq <= _BLOCK_ELEMENTS else _SCORE_BLOCK_ELEMENTS // scores
+    block = min(nq, max(1, block))
     if block == nq:
         return _attend(q, k, v, valid)
     num_blocks = -(-nq // block)
@@ -314,9 +322,16 @@ class SynchronizationAttention(nn.Module):
         indices, valid = head_split_indices(num_live, cap, h, self.official_head_split)
 
         def split(x: jax.Array) -> jax.Array:
-            x = x.reshape(h, head_dim, cap, bsz).transpose(2, 0, 1, 3)  # (K, H, hd, B)
-            chunks = x.reshape(cap * h, head_dim, bsz)  # (K*H, hd, B): chunk t*H + j
-            return jnp.take(chunks, indices, axis=0)  # (H, K, hd, B)
+            x = x.reshape(h, head_dim, cap, bsz)  # (H, hd, K, B)
+            if not self.official_head_split:
+                return x.transpose(0, 2, 1, 3)  # (H, K, hd, B): chunk t*H + h
+            chunks = x.transpose(2, 0, 1, 3).reshape(cap * h, head_dim, bsz)  # chunk t*H + j
+            # Head j reads chunks j*T .. j*T + K-1 (`indices`): a contiguous window each, a
+            # dynamic slice (a gather here was fused into the score computation and cost more
+            # than the attention itself at K = 16).
+            return jnp.stack(
+                [jax.lax.dynamic_slice_in_dim(chunks, indices[j, 0], cap) for j in range(h)]
+            )  # (H, K, hd, B)
 
         q = split(project("q", query)) * (1.0 / math.sqrt(head_dim))
         k = split(project("k", key))

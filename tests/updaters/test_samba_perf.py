@@ -18,6 +18,7 @@ def test_attend_in_blocks_matches_one_block_and_skips_padded_queries(monkeypatch
     whole = samba._attend(q, k, v, valid)  # (H, B, hd, K)
     # Blocks of 2 queries (4 blocks, the last one padded).
     monkeypatch.setattr(samba, "_BLOCK_ELEMENTS", H * B * K * 2)
+    monkeypatch.setattr(samba, "_SCORE_BLOCK_ELEMENTS", H * B * K * 2)
     blocked = jax.jit(samba.attend_in_blocks)(q, k, v, valid, T)
     np.testing.assert_allclose(blocked[..., :T], whole[..., :T], rtol=1e-6, atol=1e-6)
     # Block [4, 6) still holds a live query (4) and is computed; block [6, 8) is skipped.
