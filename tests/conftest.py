@@ -150,7 +150,7 @@ _SLOW_FIRST = (
     "test_export_serve.py[official_def_detr]",  # ~160 (alone on a busy machine, 2026-12-07)
     "test_train_step_parity.py[official_def_detr]",  # ~125 (optimized: runs a ResNet-50)
     "test_train_loop.py::test_synthetic_config_end_to_end",  # ~115
-    # 4 eval.py runs, 2 of them two-process (~300 pinned to one busy core, 2026-12-07)
+    # 6 eval.py runs: 2 two-process, 2 on two forced host devices (~480 pinned to one busy core)
     "test_multiprocess_eval.py",
     "test_train_step_parity.py[official_memotr_dab_detr]",  # ~115
     "test_export_serve.py[official_memotr_dab_detr]",  # ~115
