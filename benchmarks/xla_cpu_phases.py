@@ -31,16 +31,11 @@ from benchmarks import side_by_side  # noqa: E402
 TOKENS, WIDTH, HIDDEN, LAYERS = 1872, 256, 1024, 20
 
 
-def mlp_chain(x, w1, w2):
-    """x (T, C) -> (T, C): LAYERS residual blocks x + relu(x @ w1) @ w2, w1 (C, H), w2 (H, C)."""
+def mlp_chain(x, w1, w2, xp=jnp):
+    """x (T, C) -> (T, C): LAYERS residual blocks x + relu(x @ w1) @ w2, w1 (C, H), w2 (H, C);
+    `xp` is jax.numpy (jitted) or numpy."""
     for _ in range(LAYERS):
-        x = x + jnp.maximum(x @ w1, 0.0) @ w2
-    return x
-
-
-def numpy_chain(x, w1, w2):
-    for _ in range(LAYERS):
-        x = x + np.maximum(x @ w1, 0.0) @ w2
+        x = x + xp.maximum(x @ w1, 0.0) @ w2
     return x
 
 
@@ -68,7 +63,7 @@ def main():
     xla = jax.jit(mlp_chain)
     xj, w1j, w2j = (jnp.asarray(a) for a in (x, w1, w2))
     xla(xj, w1j, w2j).block_until_ready()
-    numpy_chain(x, w1, w2)
+    mlp_chain(x, w1, w2, np)
     gflop = LAYERS * 2 * 2 * TOKENS * WIDTH * HIDDEN / 1e9
     print(f"# jax {jax.__version__}, numpy {np.__version__}; {gflop:.1f} GFLOP per run")
     print("| block | XLA fastest, median ms | NumPy fastest, median ms |")
@@ -77,7 +72,7 @@ def main():
     blocks = max(1, int(args.seconds / (2 * args.block_seconds)))
     for i in range(blocks):
         t_xla = time_block(lambda: xla(xj, w1j, w2j).block_until_ready(), args.block_seconds)
-        t_np = time_block(lambda: numpy_chain(x, w1, w2), args.block_seconds)
+        t_np = time_block(lambda: mlp_chain(x, w1, w2, np), args.block_seconds)
         xla_medians.append(statistics.median(t_xla))
         np_medians.append(statistics.median(t_np))
         print(

@@ -18,6 +18,7 @@ import jax
 import pytest
 
 from configs import tiny
+from data_pipeline import synthetic_mot
 from sambamotr_jax import model as model_lib
 from sambamotr_jax.runtime import distributed
 from sambamotr_jax.weights import converted_checkpoint
@@ -59,13 +60,11 @@ def one_process(tmp_path_factory):
     one-stream run of eval.py that the other runs must reproduce."""
     tmp_path = tmp_path_factory.mktemp("eval")
     root = tmp_path / "data"
-    subprocess.run(
-        [sys.executable, "-m", "data_pipeline.synthetic_mot", f"--out={root}", "--width=96"]
-        + ["--height=64", "--num-frames=6", "--train-seqs=1", "--val-seqs=3"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=300,
+    synthetic_mot.write_dataset(
+        str(root),
+        synthetic_mot.SyntheticConfig(
+            width=96, height=64, num_frames=6, splits=(("train", 1), ("val", 3))
+        ),
     )
     config = tiny.get_config()
     model = model_lib.build_model(config.model)

@@ -21,6 +21,8 @@ import jax
 import orbax.checkpoint as ocp
 import pytest
 
+from data_pipeline import synthetic_mot
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 MAX_STEPS = 4
 TIMEOUT_S = 900  # any one train.py run
@@ -73,13 +75,11 @@ def logged_losses(workdir) -> list[tuple[int, float]]:
 
 def _make_run(out: pathlib.Path) -> dict:
     data, one = out / "data", out / "one"
-    subprocess.run(
-        [sys.executable, "-m", "data_pipeline.synthetic_mot", f"--out={data}", "--width=96"]
-        + ["--height=64", "--num-frames=6", "--train-seqs=2", "--val-seqs=1"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=300,
+    synthetic_mot.write_dataset(
+        str(data),
+        synthetic_mot.SyntheticConfig(
+            width=96, height=64, num_frames=6, splits=(("train", 2), ("val", 1))
+        ),
     )
     proc = subprocess.run(
         train_command(one, data),
